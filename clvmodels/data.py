@@ -1,0 +1,758 @@
+"""From a transaction log to the per-customer summary the "Buy 'Til You Die" models need.
+
+The summary of a customer observed from the first purchase up to the end of observation has
+
+``frequency`` (x)
+    the number of *repeat* transactions: distinct periods (calendar days by default) with a
+    purchase, after the first one;
+``recency`` (t_x)
+    the time from the first purchase to the last repeat purchase (0 when x = 0);
+``T``
+    the time from the first purchase to the end of observation;
+``monetary_value``
+    the mean value of the repeat transactions, the first purchase excluded (0 when x = 0),
+    as used by the Gamma-Gamma model.
+
+Purchases by one customer in the same period of the *resolution* (calendar day unless told
+otherwise) merge into one transaction whose value is their sum. Durations are measured in the
+*time unit* (see :mod:`clvmodels.units`). These are the conventions of Fader, Hardie & Lee
+(2005), "Counting your customers the easy way", and of its CDNOW data set.
+
+The functions here validate their input and never modify the caller's DataFrame. Invalid rows
+raise a ``ValueError`` that names the column, the number of rows and the fix, or, with
+``invalid="drop"``, are excluded and counted in a :class:`~clvmodels.exceptions.DataWarning`
+and in the result's ``attrs["report"]``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from .exceptions import DataWarning
+from .units import RESOLUTIONS, normalize_resolution, normalize_unit, unit_days
+
+__all__ = [
+    "rfm_summary",
+    "calibration_holdout_split",
+    "validate_summary",
+    "compress_patterns",
+    "SummaryArrays",
+]
+
+InvalidPolicy = Literal["raise", "drop"]
+DuplicatePolicy = Literal["keep", "drop", "raise"]
+
+_NS_PER_DAY = 86_400 * 10**9
+
+
+# --------------------------------------------------------------------------------------------
+# validation of a transaction log
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Problem:
+    column: str
+    reason: str
+    fix: str
+    mask: np.ndarray
+    example: Any = None
+
+    @property
+    def count(self) -> int:
+        return int(self.mask.sum())
+
+    def describe(self) -> str:
+        example = "" if self.example is None else f" (first: {self.example!r})"
+        return f"column {self.column!r}: {self.count:,} rows {self.reason}{example}; {self.fix}"
+
+
+@dataclass
+class _Transactions:
+    """A validated transaction log reduced to arrays."""
+
+    ids: pd.Index  # customer id of each row (after exclusions)
+    period: np.ndarray  # int64 period number (floor of the timestamp at the resolution)
+    amount: np.ndarray | None  # float64 values, or None
+    resolution: str
+    report: dict[str, Any] = field(default_factory=dict)
+
+
+def _closest(name: str, options: list[str]) -> str:
+    match = difflib.get_close_matches(str(name), [str(o) for o in options], n=1, cutoff=0.5)
+    return f" Did you mean {match[0]!r}?" if match else ""
+
+
+def _check_columns(frame: pd.DataFrame, needed: dict[str, str], what: str) -> None:
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"{what} must be a pandas DataFrame, got {type(frame).__name__}.")
+    existing = [str(c) for c in frame.columns]
+    missing = [col for col in needed.values() if col not in frame.columns]
+    if missing:
+        hints = "".join(_closest(col, existing) for col in missing)
+        argnames = [arg for arg, col in needed.items() if col in missing]
+        raise ValueError(
+            f"{what} has no column {', '.join(repr(m) for m in missing)} "
+            f"(columns present: {', '.join(repr(c) for c in existing) or 'none'}).{hints} "
+            f"Rename the column or pass {', '.join(f'{a}=...' for a in argnames)}."
+        )
+
+
+def _to_timestamp(value: Any, name: str) -> pd.Timestamp:
+    try:
+        ts = pd.Timestamp(value)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name}={value!r} is not a date: {exc}.") from None
+    if ts is pd.NaT:
+        raise ValueError(f"{name} must be a date, got a missing value.")
+    if ts.tz is not None:
+        raise ValueError(
+            f"{name}={value!r} is time-zone aware; pass a naive local date such as "
+            f"{ts.tz_localize(None).date().isoformat()!r}."
+        )
+    return ts
+
+
+def _period_of(ts: pd.Timestamp, resolution: str) -> int:
+    return int(ts.as_unit("ns").value // RESOLUTIONS[resolution])
+
+
+def _parse_dates(col: pd.Series, name: str, date_format: str | None) -> tuple[np.ndarray, list[_Problem]]:
+    """Return int64 nanoseconds (NaT as int64 min) and the problems found."""
+    problems: list[_Problem] = []
+    dtype = col.dtype
+    if isinstance(dtype, pd.DatetimeTZDtype):
+        raise ValueError(
+            f"column {name!r} is time-zone aware ({dtype.tz}); days must begin at the business's "
+            f"own midnight, so convert it to naive local time first, for example "
+            f"df[{name!r}].dt.tz_convert('Europe/Paris').dt.tz_localize(None)."
+        )
+    missing = col.isna().to_numpy()
+    if pd.api.types.is_datetime64_dtype(dtype):
+        parsed = col
+    else:
+        if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
+            if date_format is None:
+                raise ValueError(
+                    f"column {name!r} holds numbers, not dates; if they are dates written as "
+                    f"numbers pass date_format (for example date_format='%Y%m%d'), otherwise "
+                    f"convert the column with pd.to_datetime."
+                )
+            col = col.astype("Int64").astype(str)
+        try:
+            parsed = pd.to_datetime(col, format=date_format, errors="coerce")
+        except (ValueError, TypeError) as exc:
+            raise ValueError(
+                f"column {name!r} could not be read as dates ({exc}); pass date_format= or "
+                "convert the column with pd.to_datetime first."
+            ) from None
+        if isinstance(parsed.dtype, pd.DatetimeTZDtype) or not pd.api.types.is_datetime64_dtype(
+            parsed.dtype
+        ):
+            raise ValueError(
+                f"column {name!r} holds time-zone aware or mixed time-zone dates; convert it to "
+                "naive local time first (tz_convert(...).dt.tz_localize(None))."
+            )
+        bad = parsed.isna().to_numpy() & ~missing
+        if bad.any():
+            first = col[bad].iloc[0]
+            problems.append(
+                _Problem(
+                    name,
+                    "have a date that cannot be parsed",
+                    "pass date_format= (for example '%Y-%m-%d', or 'mixed' for mixed formats) "
+                    "or correct those values",
+                    bad,
+                    first,
+                )
+            )
+    if missing.any():
+        problems.append(_Problem(name, "have a missing date", "fill or remove those rows", missing))
+    ns = parsed.to_numpy(dtype="datetime64[ns]").view(np.int64)
+    return ns, problems
+
+
+def _parse_amounts(col: pd.Series, name: str) -> tuple[np.ndarray, list[_Problem]]:
+    problems: list[_Problem] = []
+    missing = col.isna().to_numpy()
+    if pd.api.types.is_bool_dtype(col.dtype):
+        raise ValueError(f"column {name!r} holds booleans, not monetary amounts.")
+    if pd.api.types.is_numeric_dtype(col.dtype):
+        values = col.to_numpy(dtype=np.float64, na_value=np.nan)
+    else:
+        values = pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        bad = np.isnan(values) & ~missing
+        if bad.any():
+            problems.append(
+                _Problem(
+                    name,
+                    "have a non-numeric amount",
+                    "clean the column (for example remove currency symbols and thousands "
+                    "separators) so that pd.to_numeric reads it",
+                    bad,
+                    col[bad].iloc[0],
+                )
+            )
+    if missing.any():
+        problems.append(_Problem(name, "have a missing amount", "fill or remove those rows", missing))
+    with np.errstate(invalid="ignore"):
+        infinite = np.isinf(values)
+        negative = values < 0
+    if infinite.any():
+        problems.append(_Problem(name, "have an infinite amount", "correct or remove those rows", infinite))
+    if negative.any():
+        problems.append(
+            _Problem(
+                name,
+                "have a negative amount (returns or refunds)",
+                "net returns against the purchases they refund, or remove those rows",
+                negative,
+                float(values[negative][0]),
+            )
+        )
+    return values, problems
+
+
+def _validate_transactions(
+    transactions: pd.DataFrame,
+    *,
+    customer_col: str,
+    date_col: str,
+    amount_col: str | None,
+    date_format: str | None,
+    observation_end: Any,
+    time_unit: str,
+    resolution: str | None,
+    invalid: InvalidPolicy,
+    duplicates: DuplicatePolicy,
+) -> tuple[_Transactions, int]:
+    """Validate a transaction log; return its arrays and the period of the observation end."""
+    if invalid not in ("raise", "drop"):
+        raise ValueError(f"invalid={invalid!r}; use 'raise' or 'drop'.")
+    if duplicates not in ("keep", "drop", "raise"):
+        raise ValueError(f"duplicates={duplicates!r}; use 'keep', 'drop' or 'raise'.")
+    normalize_unit(time_unit)
+    resolution = normalize_resolution(resolution, time_unit)
+    needed = {"customer_col": customer_col, "date_col": date_col}
+    if amount_col is not None:
+        needed["amount_col"] = amount_col
+    _check_columns(transactions, needed, "transactions")
+    n_rows = len(transactions)
+    if n_rows == 0:
+        raise ValueError("transactions is empty (0 rows); there is nothing to summarise.")
+
+    ids = transactions[customer_col]
+    problems: list[_Problem] = []
+    missing_id = ids.isna().to_numpy()
+    if missing_id.any():
+        problems.append(_Problem(customer_col, "have a missing customer id", "fill or remove those rows", missing_id))
+    ns, date_problems = _parse_dates(transactions[date_col], date_col, date_format)
+    problems += date_problems
+    amount = None
+    if amount_col is not None:
+        amount, amount_problems = _parse_amounts(transactions[amount_col], amount_col)
+        problems += amount_problems
+
+    res_ns = RESOLUTIONS[resolution]
+    nat = ns == np.iinfo(np.int64).min
+    period = np.floor_divide(ns, res_ns)
+    if observation_end is None:
+        if nat.all():
+            raise ValueError(f"column {date_col!r} has no valid date.")
+        end_period = int(period[~nat].max())
+    else:
+        end_ts = _to_timestamp(observation_end, "observation_end")
+        end_period = _period_of(end_ts, resolution)
+        late = (period > end_period) & ~nat
+        if late.any():
+            problems.append(
+                _Problem(
+                    date_col,
+                    f"are dated after observation_end ({end_ts.date().isoformat()})",
+                    "move observation_end later, or use calibration_holdout_split to keep "
+                    "them as a holdout period",
+                    late,
+                    str(pd.Timestamp(ns[late][0])),
+                )
+            )
+
+    if duplicates != "keep":
+        cols = [customer_col, date_col] + ([amount_col] if amount_col is not None else [])
+        dup = transactions.duplicated(subset=cols, keep="first").to_numpy()
+        if dup.any():
+            problems.append(
+                _Problem(
+                    customer_col,
+                    f"duplicate an earlier row in ({', '.join(cols)})",
+                    "remove them, or pass duplicates='keep' if they are genuine repeat purchases",
+                    dup,
+                )
+            )
+            if duplicates == "raise":
+                raise ValueError("Invalid transactions: " + problems[-1].describe() + ".")
+
+    report: dict[str, Any] = {"rows_in": n_rows, "dropped": {}}
+    if amount is not None:
+        report["zero_amount_rows"] = int(np.sum(amount == 0))
+    if problems:
+        if invalid == "raise":
+            lines = "\n  - ".join(p.describe() for p in problems)
+            raise ValueError(
+                f"Invalid transactions ({n_rows:,} rows):\n  - {lines}.\n"
+                "Pass invalid='drop' to exclude such rows with a warning."
+            )
+        bad = np.zeros(n_rows, dtype=bool)
+        for p in problems:
+            bad |= p.mask
+            report["dropped"][p.reason] = report["dropped"].get(p.reason, 0) + p.count
+        keep = ~bad
+        if not keep.any():
+            raise ValueError(
+                "Every row of transactions is invalid:\n  - "
+                + "\n  - ".join(p.describe() for p in problems)
+                + "."
+            )
+        warnings.warn(
+            f"Excluded {int(bad.sum()):,} of {n_rows:,} transaction rows: "
+            + "; ".join(f"{p.count:,} in column {p.column!r} {p.reason}" for p in problems)
+            + ". The counts are in result.attrs['report'].",
+            DataWarning,
+            stacklevel=3,
+        )
+        ids = ids[keep]
+        period = period[keep]
+        if amount is not None:
+            amount = amount[keep]
+    report["rows_used"] = int(len(period))
+    return _Transactions(pd.Index(ids), period, amount, resolution, report), end_period
+
+
+# --------------------------------------------------------------------------------------------
+# the summary itself (vectorised: one sort, no Python loop over customers)
+# --------------------------------------------------------------------------------------------
+
+
+def _factorize_customers(ids: pd.Index) -> tuple[np.ndarray, pd.Index]:
+    try:
+        codes, uniques = pd.factorize(ids, sort=True)
+    except TypeError:  # ids of mixed, unorderable types: keep first-seen order
+        codes, uniques = pd.factorize(ids, sort=False)
+    return codes.astype(np.int64, copy=False), pd.Index(uniques)
+
+
+def _per_customer(
+    codes: np.ndarray, period: np.ndarray, amount: np.ndarray | None, n_customers: int
+) -> dict[str, np.ndarray]:
+    """Merge rows into (customer, period) transactions and reduce them per customer.
+
+    ``codes`` are in ``range(n_customers)``; customers with no row get a count of 0.
+    Returns the number of distinct periods, the first and last period, and (with amounts) the
+    value of the first transaction and the total value of the later ones.
+    """
+    out: dict[str, np.ndarray] = {}
+    if len(codes) == 0:
+        zeros = np.zeros(n_customers, dtype=np.int64)
+        out.update(count=zeros, first=zeros.copy(), last=zeros.copy())
+        if amount is not None:
+            out.update(first_value=np.zeros(n_customers), repeat_value=np.zeros(n_customers))
+        return out
+    pmin = int(period.min())
+    span = int(period.max()) - pmin + 1
+    key = codes * span + (period - pmin)
+    if amount is None:
+        skey = np.sort(key)
+    else:
+        order = np.argsort(key)
+        skey = key[order]
+    starts = np.flatnonzero(np.concatenate(([True], skey[1:] != skey[:-1])))
+    ukey = skey[starts]
+    cust = ukey // span
+    uper = ukey - cust * span + pmin
+    count = np.bincount(cust, minlength=n_customers)
+    present = count > 0
+    cstart = np.zeros(n_customers, dtype=np.int64)
+    cstart[1:] = np.cumsum(count)[:-1]
+    first = np.zeros(n_customers, dtype=np.int64)
+    last = np.zeros(n_customers, dtype=np.int64)
+    first[present] = uper[cstart[present]]
+    last[present] = uper[cstart[present] + count[present] - 1]
+    out.update(count=count, first=first, last=last)
+    if amount is not None:
+        value = np.add.reduceat(amount[order], starts)
+        first_value = np.zeros(n_customers)
+        first_value[present] = value[cstart[present]]
+        value[cstart[present]] = 0.0
+        repeat_value = np.bincount(cust, weights=value, minlength=n_customers)
+        out.update(first_value=first_value, repeat_value=repeat_value)
+    return out
+
+
+def _mean_or_zero(total: np.ndarray, n: np.ndarray) -> np.ndarray:
+    return np.divide(total, n, out=np.zeros_like(total, dtype=np.float64), where=n > 0)
+
+
+def _summary_frame(
+    customers: pd.Index,
+    per: dict[str, np.ndarray],
+    end_period: int,
+    divisor: float,
+    index_name: str,
+) -> pd.DataFrame:
+    frequency = per["count"] - 1
+    columns: dict[str, np.ndarray] = {
+        "frequency": frequency,
+        "recency": (per["last"] - per["first"]) / divisor,
+        "T": (end_period - per["first"]) / divisor,
+    }
+    if "repeat_value" in per:
+        columns["monetary_value"] = _mean_or_zero(per["repeat_value"], frequency)
+        free = int(np.sum((frequency > 0) & (per["repeat_value"] <= 0)))
+        if free:
+            warnings.warn(
+                f"{free:,} customers with repeat purchases have a monetary_value of 0 (all their "
+                "repeat transactions are worth 0); Gamma-Gamma cannot use them: drop them "
+                "before fitting spend.",
+                DataWarning,
+                stacklevel=3,
+            )
+    frame = pd.DataFrame(columns, index=customers)
+    frame.index.name = index_name
+    return frame
+
+
+def _attrs(time_unit: str, resolution: str, end_period: int, report: dict[str, Any]) -> dict[str, Any]:
+    end = pd.Timestamp(end_period * RESOLUTIONS[resolution], unit="ns")
+    return {
+        "time_unit": normalize_unit(time_unit),
+        "resolution": resolution,
+        "observation_end": end.isoformat(),
+        "report": report,
+    }
+
+
+def rfm_summary(
+    transactions: pd.DataFrame,
+    *,
+    customer_col: str = "customer_id",
+    date_col: str = "date",
+    amount_col: str | None = None,
+    observation_end: Any = None,
+    time_unit: str = "D",
+    resolution: str | None = None,
+    date_format: str | None = None,
+    invalid: InvalidPolicy = "raise",
+    duplicates: DuplicatePolicy = "keep",
+) -> pd.DataFrame:
+    """Summarise a transaction log into frequency, recency, T (and monetary value) per customer.
+
+    Parameters
+    ----------
+    transactions : DataFrame
+        One row per purchase. It is read, never modified.
+    customer_col, date_col : str
+        Columns holding the customer id and the purchase time (datetime64, or strings that
+        ``pd.to_datetime`` reads with ``date_format``). Time-zone aware dates are refused: convert
+        them to naive local time so that days begin at the business's midnight.
+    amount_col : str, optional
+        Column of purchase values. When given, ``monetary_value`` is returned.
+    observation_end : date-like, optional
+        Last instant observed; the whole period (day or hour) containing it is included. Defaults
+        to the last purchase in the data. Rows after it are invalid (see ``invalid``).
+    time_unit : {"h", "D", "W", "M", "Y"}
+        Unit of ``recency`` and ``T`` (see :mod:`clvmodels.units`; a month is 30.4375 days).
+    resolution : {"D", "h"}, optional
+        Period in which one customer's purchases merge into one transaction: calendar days,
+        or clock hours when ``time_unit="h"``.
+    date_format : str, optional
+        Passed to ``pd.to_datetime`` (``format=``) when the dates are strings or numbers.
+    invalid : {"raise", "drop"}
+        What to do with invalid rows (missing ids or dates, unparseable dates, non-numeric,
+        infinite or negative amounts (returns), dates after ``observation_end``): raise a
+        ``ValueError`` that counts them, or exclude them with a
+        :class:`~clvmodels.exceptions.DataWarning`. Zero amounts are valid purchases (free
+        items: the CDNOW sample has 8 first purchases worth $0); they are counted in
+        ``attrs["report"]["zero_amount_rows"]``.
+    duplicates : {"keep", "drop", "raise"}
+        Rows identical in customer, date and amount. ``"keep"`` counts them as separate purchases
+        (within one period their values add up, as in the CDNOW data); ``"drop"`` treats them as
+        invalid rows; ``"raise"`` refuses them.
+
+    Returns
+    -------
+    DataFrame
+        Indexed by customer id (sorted), with ``frequency`` (int), ``recency`` and ``T`` (float,
+        in ``time_unit``) and, with amounts, ``monetary_value`` (mean value of the repeat
+        transactions, 0 when ``frequency`` is 0). ``attrs`` records the time unit, the
+        resolution, the observation end and a report of rows used and dropped.
+
+    References
+    ----------
+    Fader, P. S., Hardie, B. G. S. & Lee, K. L. (2005). "Counting your customers" the easy
+    way: an alternative to the Pareto/NBD model. Marketing Science 24(2), 275-284, section 2.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> log = pd.DataFrame({"customer_id": [1, 1, 1, 2],
+    ...                     "date": pd.to_datetime(["2024-01-01", "2024-01-01",
+    ...                                             "2024-01-15", "2024-01-08"]),
+    ...                     "amount": [10.0, 5.0, 20.0, 7.0]})
+    >>> rfm_summary(log, amount_col="amount", observation_end="2024-01-29", time_unit="W")
+                 frequency  recency    T  monetary_value
+    customer_id
+    1                    1      2.0  4.0            20.0
+    2                    0      0.0  3.0             0.0
+    """
+    tx, end_period = _validate_transactions(
+        transactions,
+        customer_col=customer_col,
+        date_col=date_col,
+        amount_col=amount_col,
+        date_format=date_format,
+        observation_end=observation_end,
+        time_unit=time_unit,
+        resolution=resolution,
+        invalid=invalid,
+        duplicates=duplicates,
+    )
+    codes, customers = _factorize_customers(tx.ids)
+    per = _per_customer(codes, tx.period, tx.amount, len(customers))
+    divisor = unit_days(time_unit) * _NS_PER_DAY / RESOLUTIONS[tx.resolution]
+    frame = _summary_frame(customers, per, end_period, divisor, customer_col)
+    tx.report["customers"] = len(frame)
+    frame.attrs = _attrs(time_unit, tx.resolution, end_period, tx.report)
+    return frame
+
+
+def calibration_holdout_split(
+    transactions: pd.DataFrame,
+    *,
+    calibration_end: Any,
+    observation_end: Any = None,
+    customer_col: str = "customer_id",
+    date_col: str = "date",
+    amount_col: str | None = None,
+    time_unit: str = "D",
+    resolution: str | None = None,
+    date_format: str | None = None,
+    invalid: InvalidPolicy = "raise",
+    duplicates: DuplicatePolicy = "keep",
+) -> pd.DataFrame:
+    """Summarise a calibration period and count what each customer did in the holdout after it.
+
+    Customers whose first purchase falls after ``calibration_end`` are not in the result (the
+    models condition on a customer's first purchase); their number is in
+    ``attrs["report"]["customers_first_seen_in_holdout"]``.
+
+    Parameters
+    ----------
+    transactions : DataFrame
+        One row per purchase; see :func:`rfm_summary` for the column arguments.
+    calibration_end : date-like
+        Last instant of the calibration period (its whole day or hour is included).
+    observation_end : date-like, optional
+        End of the holdout period; defaults to the last purchase in the data. Must be after
+        ``calibration_end``.
+    customer_col, date_col, amount_col, time_unit, resolution, date_format, invalid, duplicates
+        As in :func:`rfm_summary`.
+
+    Returns
+    -------
+    DataFrame
+        The :func:`rfm_summary` columns over the calibration period, plus ``frequency_holdout``
+        (transactions in the holdout), ``monetary_value_holdout`` (their mean value, 0 when
+        there are none; only with ``amount_col``) and ``duration_holdout`` (its length in
+        ``time_unit``).
+
+    Examples
+    --------
+    >>> from clvmodels.datasets import load_cdnow_sample
+    >>> split = calibration_holdout_split(load_cdnow_sample(), calibration_end="1997-09-30",
+    ...                                   observation_end="1998-06-30", time_unit="W")
+    >>> split[["frequency", "frequency_holdout"]].sum().tolist()
+    [2457, 1882]
+    >>> round(float(split["duration_holdout"].iloc[0]), 2)
+    39.0
+    """
+    if observation_end is not None:
+        end_ts = _to_timestamp(observation_end, "observation_end")
+    cal_ts = _to_timestamp(calibration_end, "calibration_end")
+    tx, end_period = _validate_transactions(
+        transactions,
+        customer_col=customer_col,
+        date_col=date_col,
+        amount_col=amount_col,
+        date_format=date_format,
+        observation_end=observation_end,
+        time_unit=time_unit,
+        resolution=resolution,
+        invalid=invalid,
+        duplicates=duplicates,
+    )
+    cal_period = _period_of(cal_ts, tx.resolution)
+    if cal_period >= end_period:
+        end_text = end_ts.isoformat() if observation_end is not None else "the last purchase"
+        raise ValueError(
+            f"calibration_end ({cal_ts.isoformat()}) must be before observation_end "
+            f"({end_text}); nothing would be left for the holdout."
+        )
+    in_cal = tx.period <= cal_period
+    if not in_cal.any():
+        raise ValueError(
+            f"no purchase is dated on or before calibration_end ({cal_ts.isoformat()}); move it later."
+        )
+    codes, customers = _factorize_customers(tx.ids[in_cal])
+    n = len(customers)
+    cal_amount = None if tx.amount is None else tx.amount[in_cal]
+    per = _per_customer(codes, tx.period[in_cal], cal_amount, n)
+    divisor = unit_days(time_unit) * _NS_PER_DAY / RESOLUTIONS[tx.resolution]
+    frame = _summary_frame(customers, per, cal_period, divisor, customer_col)
+
+    hold_codes = customers.get_indexer(tx.ids[~in_cal]).astype(np.int64)
+    known = hold_codes >= 0
+    hold_amount = None if tx.amount is None else tx.amount[~in_cal][known]
+    hold = _per_customer(hold_codes[known], tx.period[~in_cal][known], hold_amount, n)
+    frame["frequency_holdout"] = hold["count"]
+    if hold_amount is not None:
+        frame["monetary_value_holdout"] = _mean_or_zero(
+            hold["repeat_value"] + hold["first_value"], hold["count"]
+        )
+    frame["duration_holdout"] = (end_period - cal_period) / divisor
+    tx.report["customers"] = n
+    tx.report["customers_first_seen_in_holdout"] = int(
+        pd.Index(tx.ids[~in_cal][~known]).nunique()
+    )
+    frame.attrs = _attrs(time_unit, tx.resolution, cal_period, tx.report)
+    frame.attrs["calibration_end"] = frame.attrs.pop("observation_end")
+    frame.attrs["observation_end"] = pd.Timestamp(
+        end_period * RESOLUTIONS[tx.resolution], unit="ns"
+    ).isoformat()
+    return frame
+
+
+# --------------------------------------------------------------------------------------------
+# summaries given to the models
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SummaryArrays:
+    """Validated per-customer arrays taken from a summary DataFrame."""
+
+    index: pd.Index
+    frequency: np.ndarray
+    recency: np.ndarray
+    T: np.ndarray
+    monetary_value: np.ndarray | None = None
+
+
+def _numeric_column(data: pd.DataFrame, col: str) -> np.ndarray:
+    series = data[col]
+    if not pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_bool_dtype(series.dtype):
+        raise ValueError(
+            f"column {col!r} must be numeric, got dtype {series.dtype}; convert it with "
+            "pd.to_numeric."
+        )
+    values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+    bad = ~np.isfinite(values)
+    if bad.any():
+        raise ValueError(
+            f"column {col!r}: {int(bad.sum()):,} rows are missing or infinite; drop or fill them "
+            "(rfm_summary never produces them)."
+        )
+    return values
+
+
+def _require(ok: np.ndarray, message: str) -> None:
+    bad = int((~ok).sum())
+    if bad:
+        raise ValueError(message.format(n=f"{bad:,}"))
+
+
+def validate_summary(
+    data: pd.DataFrame,
+    *,
+    monetary: bool = False,
+    what: str = "data",
+) -> SummaryArrays:
+    """Check a per-customer summary and return its columns as float arrays.
+
+    Parameters
+    ----------
+    data : DataFrame
+        Columns ``frequency``, ``recency``, ``T`` (and ``monetary_value`` when ``monetary``),
+        as made by :func:`rfm_summary`.
+    monetary : bool
+        Also require a ``monetary_value`` column, positive where ``frequency > 0``.
+    what : str
+        Name of the argument, for error messages.
+
+    Raises
+    ------
+    ValueError
+        Naming the column, the number of bad rows and the fix: missing columns, non-numeric or
+        missing values, a negative or fractional frequency, recency outside [0, T], a
+        positive recency with zero frequency, a non-positive monetary value.
+    """
+    needed = {"frequency": "frequency", "recency": "recency", "T": "T"}
+    if monetary:
+        needed["monetary_value"] = "monetary_value"
+    _check_columns(data, needed, what)
+    if len(data) == 0:
+        raise ValueError(f"{what} is empty (0 customers); there is nothing to fit.")
+    x = _numeric_column(data, "frequency")
+    t_x = _numeric_column(data, "recency")
+    T = _numeric_column(data, "T")
+    _require((x >= 0) & (x == np.round(x)), "column 'frequency': {n} rows are negative or not whole numbers; frequency counts repeat transactions.")
+    _require(t_x >= 0, "column 'recency': {n} rows are negative; recency is the time from the first to the last purchase.")
+    _require(T >= 0, "column 'T': {n} rows are negative; T is the time from the first purchase to the end of observation.")
+    _require(t_x <= T * (1 + 1e-12) + 1e-12, "column 'recency': {n} rows exceed T; check that both are in the same time unit and that observation_end is after every purchase.")
+    _require((x > 0) | (t_x == 0), "column 'recency': {n} rows are positive while frequency is 0; with no repeat purchase recency must be 0.")
+    m = None
+    if monetary:
+        m = _numeric_column(data, "monetary_value")
+        _require((x == 0) | (m > 0), "column 'monetary_value': {n} customers with repeat purchases have a zero or negative monetary value; Gamma-Gamma needs positive spend (net out returns first).")
+    return SummaryArrays(data.index, x, np.minimum(t_x, T), T, m)
+
+
+def compress_patterns(*columns: np.ndarray) -> tuple[tuple[np.ndarray, ...], np.ndarray, np.ndarray]:
+    """Group identical rows of several columns.
+
+    Parameters
+    ----------
+    *columns : array_like
+        Arrays of equal length ``N``.
+
+    Returns
+    -------
+    uniques : tuple of ndarray
+        The distinct rows, one array per column, each of length ``P``.
+    weights : ndarray of float64
+        How many of the ``N`` rows each distinct row stands for.
+    inverse : ndarray of int64
+        For each of the ``N`` rows, the index of its distinct row.
+
+    Examples
+    --------
+    >>> (x, t), w, inv = compress_patterns(np.array([0, 1, 0]), np.array([0.0, 2.0, 0.0]))
+    >>> x.tolist(), t.tolist(), w.tolist(), inv.tolist()
+    ([0, 1], [0.0, 2.0], [2.0, 1.0], [0, 1, 0])
+    """
+    arrays = [np.asarray(c) for c in columns]
+    n = len(arrays[0])
+    group = np.zeros(n, dtype=np.int64)
+    n_groups = 1
+    for arr in arrays:
+        codes, uniques = pd.factorize(arr)
+        group, _ = pd.factorize(group * len(uniques) + codes)
+        n_groups = int(group.max()) + 1 if n else 0
+    weights = np.bincount(group, minlength=n_groups).astype(np.float64)
+    first = np.empty(n_groups, dtype=np.int64)
+    first[group[::-1]] = np.arange(n - 1, -1, -1)
+    return tuple(arr[first] for arr in arrays), weights, group.astype(np.int64, copy=False)

@@ -1,0 +1,1 @@
+"""Inference back-ends: maximum likelihood (``mle``); Bayesian inference comes later."""
