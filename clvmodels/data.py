@@ -203,7 +203,7 @@ def _parse_amounts(col: pd.Series, name: str) -> tuple[np.ndarray, list[_Problem
         problems.append(_Problem(name, "have a missing amount", "fill or remove those rows", missing))
     with np.errstate(invalid="ignore"):
         infinite = np.isinf(values)
-        negative = values < 0
+        negative = (values < 0) & ~infinite
     if infinite.any():
         problems.append(_Problem(name, "have an infinite amount", "correct or remove those rows", infinite))
     if negative.any():
@@ -262,10 +262,10 @@ def _validate_transactions(
     res_ns = RESOLUTIONS[resolution]
     nat = ns == np.iinfo(np.int64).min
     period = np.floor_divide(ns, res_ns)
+    end_period: int | None = None  # without observation_end: the last purchase kept (below)
     if observation_end is None:
         if nat.all():
             raise ValueError(f"column {date_col!r} has no valid date.")
-        end_period = int(period[~nat].max())
     else:
         end_ts = _to_timestamp(observation_end, "observation_end")
         end_period = _period_of(end_ts, resolution)
@@ -282,6 +282,12 @@ def _validate_transactions(
                 )
             )
 
+    if problems and invalid == "raise":
+        lines = "\n  - ".join(p.describe() for p in problems)
+        raise ValueError(
+            f"Invalid transactions ({n_rows:,} rows):\n  - {lines}.\n"
+            "Pass invalid='drop' to exclude such rows with a warning."
+        )
     if duplicates != "keep":
         cols = [customer_col, date_col] + ([amount_col] if amount_col is not None else [])
         dup = transactions.duplicated(subset=cols, keep="first").to_numpy()
@@ -301,12 +307,6 @@ def _validate_transactions(
     if amount is not None:
         report["zero_amount_rows"] = int(np.sum(amount == 0))
     if problems:
-        if invalid == "raise":
-            lines = "\n  - ".join(p.describe() for p in problems)
-            raise ValueError(
-                f"Invalid transactions ({n_rows:,} rows):\n  - {lines}.\n"
-                "Pass invalid='drop' to exclude such rows with a warning."
-            )
         bad = np.zeros(n_rows, dtype=bool)
         for p in problems:
             bad |= p.mask
@@ -330,6 +330,8 @@ def _validate_transactions(
         if amount is not None:
             amount = amount[keep]
     report["rows_used"] = int(len(period))
+    if end_period is None:
+        end_period = int(period.max())
     return _Transactions(pd.Index(ids), period, amount, resolution, report), end_period
 
 
@@ -480,8 +482,9 @@ def rfm_summary(
         ``attrs["report"]["zero_amount_rows"]``.
     duplicates : {"keep", "drop", "raise"}
         Rows identical in customer, date and amount. ``"keep"`` counts them as separate purchases
-        (within one period their values add up, as in the CDNOW data); ``"drop"`` treats them as
-        invalid rows; ``"raise"`` refuses them.
+        (within one period their values add up, as in the CDNOW data); ``"drop"`` excludes them
+        with a :class:`~clvmodels.exceptions.DataWarning` (whatever ``invalid`` is);
+        ``"raise"`` refuses them.
 
     Returns
     -------
@@ -749,7 +752,7 @@ def compress_patterns(*columns: np.ndarray) -> tuple[tuple[np.ndarray, ...], np.
     group = np.zeros(n, dtype=np.int64)
     n_groups = 1
     for arr in arrays:
-        codes, uniques = pd.factorize(arr)
+        codes, uniques = pd.factorize(arr, use_na_sentinel=False)
         group, _ = pd.factorize(group * len(uniques) + codes)
         n_groups = int(group.max()) + 1 if n else 0
     weights = np.bincount(group, minlength=n_groups).astype(np.float64)

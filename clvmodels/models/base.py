@@ -85,13 +85,24 @@ class Model:
 
     def _fit_mle(
         self,
-        loglik: Callable[[np.ndarray], float],
-        grad: Callable[[np.ndarray], np.ndarray],
+        loglik_and_grad: Callable[[np.ndarray], tuple[float, np.ndarray]],
         starts: Sequence[Sequence[float]],
         n_customers: int,
+        coarse: Callable[[np.ndarray], tuple[float, np.ndarray]] | None = None,
     ) -> None:
+        """Maximise ``loglik_and_grad`` and store the fitted state.
+
+        ``coarse``, when given, is a cheaper approximation of the same likelihood (the data on a
+        coarser time grid); its maximum is tried first as a starting point, which saves most
+        of the iterations on the full data.
+        """
+        penalty = self._check_penalty()
+        if coarse is not None:
+            warm = maximize_loglik(coarse, starts, n_obs=float(n_customers), penalty=penalty, polish=False)
+            if np.all(np.isfinite(warm.params)) and np.isfinite(warm.loglik):
+                starts = [tuple(warm.params), *starts]
         result: MLEResult = maximize_loglik(
-            loglik, grad, starts, n_obs=float(n_customers), penalty=self._check_penalty()
+            loglik_and_grad, starts, n_obs=float(n_customers), penalty=penalty
         )
         names = list(self.param_names)
         self.params_ = pd.Series(result.params, index=names, name="estimate")

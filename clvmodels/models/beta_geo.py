@@ -28,6 +28,7 @@ from ..data import compress_patterns, validate_summary
 from .base import Model
 from .ops import NUMPY_OPS
 from .params import unpack
+from .patterns import FrequencyLevels, wsum
 
 __all__ = [
     "BetaGeo",
@@ -42,6 +43,37 @@ __all__ = [
 ]
 
 PARAM_NAMES = ("r", "alpha", "a", "b")
+
+# above this many patterns, fit first on recency and T rounded to _COARSE_STEPS grid steps
+_COARSE_ABOVE = 20_000
+_COARSE_STEPS = 200
+
+
+def _frequency_terms(r: Any, a: Any, b: Any, x: Any, ops: Any) -> tuple[Any, Any]:
+    """The terms of the log-likelihood that depend on the data through x only.
+
+    ``lnG(r+x) - lnG(r)`` and ``A2 = lnB(a, b+x) - lnB(a, b)``.
+    """
+    g = ops.gammaln(r + x) - ops.gammaln(r)
+    a2 = ops.gammaln(a + b) + ops.gammaln(b + x) - ops.gammaln(b) - ops.gammaln(a + b + x)
+    return g, a2
+
+
+def _recency_terms(r: Any, alpha: Any, a: Any, b: Any, x: Any, t_x: Any, T: Any, ops: Any) -> tuple[Any, ...]:
+    """``A3 = -(r+x) ln(alpha+T)`` and ``A4 = ln a - ln(b+x-1) - (r+x) ln(alpha+t_x)``.
+
+    ``A4`` only enters for x > 0; ``max(x, 1)`` keeps it finite (and its gradient free of NaN)
+    where x = 0. Also returns ``ln(alpha+T)`` and ``ln(alpha+t_x)`` for the gradient.
+    """
+    log_at, log_ar = ops.log(alpha + T), ops.log(alpha + t_x)
+    a3 = -(r + x) * log_at
+    a4 = ops.log(a) - ops.log(b + ops.maximum(x, 1) - 1) - (r + x) * log_ar
+    return a3, a4, log_at, log_ar
+
+
+def _alive_or_not(x: Any, a3: Any, a4: Any, ops: Any) -> Any:
+    """``ln(exp(A3) + [x > 0] exp(A4))``: alive at T, or dropped out after the last purchase."""
+    return ops.where(x > 0, ops.logaddexp(a3, a4), a3)
 
 
 def loglik(params: Any, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike, *, ops: Any = NUMPY_OPS) -> Any:
@@ -74,12 +106,10 @@ def loglik(params: Any, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike, 
     array([-9.4596, -0.5538])
     """
     r, alpha, a, b = unpack(params, PARAM_NAMES)
-    x, t_x, T = frequency, recency, T
-    a1 = ops.gammaln(r + x) - ops.gammaln(r) + r * ops.log(alpha)
-    a2 = ops.gammaln(a + b) + ops.gammaln(b + x) - ops.gammaln(b) - ops.gammaln(a + b + x)
-    a3 = -(r + x) * ops.log(alpha + T)
-    a4 = ops.log(a) - ops.log(b + ops.maximum(x, 1) - 1) - (r + x) * ops.log(alpha + t_x)
-    return a1 + a2 + ops.where(x > 0, ops.logaddexp(a3, a4), a3)
+    x = frequency
+    g, a2 = _frequency_terms(r, a, b, x, ops)
+    a3, a4, _, _ = _recency_terms(r, alpha, a, b, x, recency, T, ops)
+    return g + r * ops.log(alpha) + a2 + _alive_or_not(x, a3, a4, ops)
 
 
 def loglik_grad(params: Any, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> np.ndarray:
@@ -94,20 +124,80 @@ def loglik_grad(params: Any, frequency: ArrayLike, recency: ArrayLike, T: ArrayL
     x = np.asarray(frequency, dtype=np.float64)
     t_x = np.asarray(recency, dtype=np.float64)
     T = np.asarray(T, dtype=np.float64)
-    s = r + x
-    log_at = np.log(alpha + T)
-    log_ar = np.log(alpha + t_x)
-    b_x1 = b + np.maximum(x, 1) - 1
-    a3 = -s * log_at
-    a4 = np.log(a) - np.log(b_x1) - s * log_ar
-    w4 = np.where(x > 0, special.expit(a4 - a3), 0.0)
-    w3 = 1.0 - w4
+    terms = _recency_terms(r, alpha, a, b, x, t_x, T, NUMPY_OPS)
+    w4 = np.where(x > 0, special.expit(terms[1] - terms[0]), 0.0)
+    d_r, d_alpha, d_a, d_b = _recency_grad(r, alpha, a, b, x, t_x, T, terms, w4)
+    f_r, f_a, f_b = _frequency_grad(r, a, b, x)
+    return np.stack(np.broadcast_arrays(d_r + f_r + np.log(alpha), d_alpha + r / alpha, d_a + f_a, d_b + f_b))
+
+
+def _frequency_grad(r: Any, a: Any, b: Any, x: Any) -> tuple[Any, Any, Any]:
+    """Derivatives of :func:`_frequency_terms` with respect to r, a and b."""
     dg_ab, dg_abx = special.digamma(a + b), special.digamma(a + b + x)
-    d_r = special.digamma(s) - special.digamma(r) + np.log(alpha) - w3 * log_at - w4 * log_ar
-    d_alpha = r / alpha - s * (w3 / (alpha + T) + w4 / (alpha + t_x))
-    d_a = dg_ab - dg_abx + w4 / a
-    d_b = dg_ab + special.digamma(b + x) - special.digamma(b) - dg_abx - w4 / b_x1
-    return np.stack(np.broadcast_arrays(d_r, d_alpha, d_a, d_b))
+    f_r = special.digamma(r + x) - special.digamma(r)
+    return f_r, dg_ab - dg_abx, dg_ab + special.digamma(b + x) - special.digamma(b) - dg_abx
+
+
+def _recency_grad(r: Any, alpha: Any, a: Any, b: Any, x: Any, t_x: Any, T: Any, terms: tuple, w4: Any) -> tuple[Any, ...]:
+    """Derivatives of ``ln(exp(A3) + [x > 0] exp(A4))`` with respect to r, alpha, a, b.
+
+    ``terms`` is the output of :func:`_recency_terms` at the same point and ``w4`` the share
+    ``[x > 0] exp(A4) / (exp(A3) + exp(A4))`` of the "dropped out after the last purchase" term.
+    """
+    _, _, log_at, log_ar = terms
+    w3 = 1.0 - w4
+    d_r = -(w3 * log_at + w4 * log_ar)
+    d_alpha = -(r + x) * (w3 / (alpha + T) + w4 / (alpha + t_x))
+    return d_r, d_alpha, w4 / a, -w4 / (b + np.maximum(x, 1) - 1)
+
+
+def _softplus_and_sigmoid(d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``ln(1 + e^d)`` and ``1 / (1 + e^-d)`` from one exponential, without overflow."""
+    e = np.exp(-np.abs(d))
+    q = 1.0 / (1.0 + e)
+    return np.maximum(d, 0.0) + np.log1p(e), np.where(d >= 0, q, e * q)
+
+
+class _PatternLoglik:
+    """Total log-likelihood and gradient over weighted patterns, for maximum likelihood.
+
+    Uses the same term functions as :func:`loglik`. The frequency-only terms are evaluated
+    once per distinct frequency (:class:`~clvmodels.models.patterns.FrequencyLevels`), and the
+    customers with x = 0, for whom only ``A3`` enters, are kept apart from the repeat buyers,
+    for whom ``ln(exp(A3) + exp(A4))`` is needed.
+    """
+
+    def __init__(self, x: np.ndarray, t_x: np.ndarray, T: np.ndarray, weights: np.ndarray) -> None:
+        self.levels = FrequencyLevels.from_patterns(x, weights)
+        self.n = float(weights.sum())
+        none = x == 0
+        self.T0, self.w0 = T[none], weights[none]
+        self.x1, self.t1, self.T1, self.w1 = x[~none], t_x[~none], T[~none], weights[~none]
+
+    def __call__(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
+        r, alpha, a, b = theta
+        lv, w0, w1 = self.levels, self.w0, self.w1
+        g, a2 = _frequency_terms(r, a, b, lv.x, NUMPY_OPS)
+        f_r, f_a, f_b = _frequency_grad(r, a, b, lv.x)
+        # x = 0: ln L = ... + A3 = -r ln(alpha + T)
+        log_at0 = np.log(alpha + self.T0)
+        # x > 0: ln L = ... + ln(exp(A3) + exp(A4))
+        terms = _recency_terms(r, alpha, a, b, self.x1, self.t1, self.T1, NUMPY_OPS)
+        softplus, w4 = _softplus_and_sigmoid(terms[1] - terms[0])  # ln(e^A3 + e^A4) = A3 + softplus
+        d_r, d_alpha, d_a, d_b = _recency_grad(r, alpha, a, b, self.x1, self.t1, self.T1, terms, w4)
+        value = (
+            wsum(lv.weight, g + a2) + self.n * r * np.log(alpha)
+            - r * wsum(w0, log_at0) + wsum(w1, terms[0] + softplus)
+        )
+        grad = np.array(
+            [
+                wsum(lv.weight, f_r) + self.n * np.log(alpha) - wsum(w0, log_at0) + wsum(w1, d_r),
+                self.n * r / alpha - r * wsum(w0, 1.0 / (alpha + self.T0)) + wsum(w1, d_alpha),
+                wsum(lv.weight, f_a) + wsum(w1, d_a),
+                wsum(lv.weight, f_b) + wsum(w1, d_b),
+            ]
+        )
+        return float(value), grad
 
 
 def prob_alive(params: Any, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> np.ndarray:
@@ -346,12 +436,6 @@ class BetaGeo(Model):
         self.time_unit_ = data.attrs.get("time_unit") if hasattr(data, "attrs") else None
         self.n_patterns_ = len(weights)
 
-        def total(theta: np.ndarray) -> float:
-            return float(weights @ loglik(theta, x, t_x, T))
-
-        def grad(theta: np.ndarray) -> np.ndarray:
-            return loglik_grad(theta, x, t_x, T) @ weights
-
         mean_x = float(np.average(s.frequency))
         mean_T = float(np.average(s.T)) or 1.0
         rate = max(mean_x, 0.01) / mean_T
@@ -361,7 +445,14 @@ class BetaGeo(Model):
             (1.0, 1.0, 1.0, 1.0),
             (5.0, 5.0 / rate, 0.2, 10.0),
         ]
-        self._fit_mle(total, grad, starts, n)
+        coarse = None
+        if len(weights) > _COARSE_ABOVE:
+            # warm start: recency and T rounded to a grid of _COARSE_STEPS steps
+            step = float(T.max()) / _COARSE_STEPS
+            (xc, tc, Tc), _, inverse = compress_patterns(x, np.round(t_x / step), np.round(T / step))
+            wc = np.bincount(inverse, weights=weights)
+            coarse = _PatternLoglik(xc, tc * step, Tc * step, wc)
+        self._fit_mle(_PatternLoglik(x, t_x, T, weights), starts, n, coarse=coarse)
         return self
 
     # -- predictions --------------------------------------------------------------------------

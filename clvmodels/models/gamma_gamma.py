@@ -28,6 +28,7 @@ from ..exceptions import StatisticalWarning
 from .base import Model
 from .ops import NUMPY_OPS
 from .params import unpack
+from .patterns import FrequencyLevels, wsum
 
 __all__ = ["GammaGamma", "loglik", "loglik_grad", "expected_spend", "mean_spend", "simulate"]
 
@@ -35,6 +36,20 @@ PARAM_NAMES = ("p", "q", "gamma")
 
 #: |correlation| between frequency and mean spend above which the independence warning fires.
 CORRELATION_WARNING = 0.3
+
+
+def _frequency_terms(p: Any, q: Any, gamma: Any, x: Any, ops: Any) -> Any:
+    """Terms that depend on the data through x only:
+    ``lnG(px+q) - lnG(px) - lnG(q) + q ln(gamma) + px ln(x)``."""
+    px = p * x
+    return ops.gammaln(px + q) - ops.gammaln(px) - ops.gammaln(q) + q * ops.log(gamma) + px * ops.log(x)
+
+
+def _spend_terms(p: Any, q: Any, gamma: Any, x: Any, m: Any, ops: Any) -> tuple[Any, Any]:
+    """``(px - 1) ln(m) - (px + q) ln(gamma + m x)``, and ``ln(gamma + m x)`` for the gradient."""
+    px = p * x
+    log_gmx = ops.log(gamma + m * x)
+    return (px - 1) * ops.log(m) - (px + q) * log_gmx, log_gmx
 
 
 def loglik(params: Any, frequency: ArrayLike, monetary_value: ArrayLike, *, ops: Any = NUMPY_OPS) -> Any:
@@ -52,12 +67,20 @@ def loglik(params: Any, frequency: ArrayLike, monetary_value: ArrayLike, *, ops:
     array([-4.0315])
     """
     p, q, gamma = unpack(params, PARAM_NAMES)
-    x, m = frequency, monetary_value
+    spend, _ = _spend_terms(p, q, gamma, frequency, monetary_value, ops)
+    return _frequency_terms(p, q, gamma, frequency, ops) + spend
+
+
+def _frequency_grad(p: Any, q: Any, gamma: Any, x: Any) -> tuple[Any, Any, Any]:
+    """Derivatives of :func:`_frequency_terms` with respect to p, q, gamma."""
     px = p * x
-    return (
-        ops.gammaln(px + q) - ops.gammaln(px) - ops.gammaln(q) + q * ops.log(gamma)
-        + (px - 1) * ops.log(m) + px * ops.log(x) - (px + q) * ops.log(gamma + m * x)
-    )
+    dg = special.digamma(px + q)
+    return x * (dg - special.digamma(px) + np.log(x)), dg - special.digamma(q) + np.log(gamma), q / gamma
+
+
+def _spend_grad(p: Any, q: Any, gamma: Any, x: Any, m: Any, log_gmx: Any) -> tuple[Any, Any, Any]:
+    """Derivatives of :func:`_spend_terms` with respect to p, q, gamma."""
+    return x * (np.log(m) - log_gmx), -log_gmx, -(p * x + q) / (gamma + m * x)
 
 
 def loglik_grad(params: Any, frequency: ArrayLike, monetary_value: ArrayLike) -> np.ndarray:
@@ -65,13 +88,30 @@ def loglik_grad(params: Any, frequency: ArrayLike, monetary_value: ArrayLike) ->
     p, q, gamma = unpack(params, PARAM_NAMES)
     x = np.asarray(frequency, dtype=np.float64)
     m = np.asarray(monetary_value, dtype=np.float64)
-    px = p * x
-    log_gmx = np.log(gamma + m * x)
-    dg = special.digamma(px + q)
-    d_p = x * (dg - special.digamma(px) + np.log(m) + np.log(x) - log_gmx)
-    d_q = dg - special.digamma(q) + np.log(gamma) - log_gmx
-    d_gamma = q / gamma - (px + q) / (gamma + m * x)
-    return np.stack(np.broadcast_arrays(d_p, d_q, d_gamma))
+    _, log_gmx = _spend_terms(p, q, gamma, x, m, NUMPY_OPS)
+    parts = zip(_frequency_grad(p, q, gamma, x), _spend_grad(p, q, gamma, x, m, log_gmx))
+    return np.stack(np.broadcast_arrays(*(f + s for f, s in parts)))
+
+
+class _PatternLoglik:
+    """Total log-likelihood and gradient over weighted (x, m) patterns, for maximum likelihood.
+
+    The frequency-only terms are evaluated once per distinct frequency.
+    """
+
+    def __init__(self, x: np.ndarray, m: np.ndarray, weights: np.ndarray) -> None:
+        self.x, self.m, self.w = x, m, weights
+        self.levels = FrequencyLevels.from_patterns(x, weights)
+
+    def __call__(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
+        p, q, gamma = theta
+        lv, w = self.levels, self.w
+        spend, log_gmx = _spend_terms(p, q, gamma, self.x, self.m, NUMPY_OPS)
+        value = wsum(lv.weight, _frequency_terms(p, q, gamma, lv.x, NUMPY_OPS)) + wsum(w, spend)
+        freq = _frequency_grad(p, q, gamma, lv.x)
+        per = _spend_grad(p, q, gamma, self.x, self.m, log_gmx)
+        grad = np.array([wsum(lv.weight, f) + wsum(w, s) for f, s in zip(freq, per)])
+        return value, grad
 
 
 def mean_spend(params: Any) -> Any:
@@ -201,15 +241,9 @@ class GammaGamma(Model):
                 stacklevel=2,
             )
 
-        def total(theta: np.ndarray) -> float:
-            return float(weights @ loglik(theta, x, m))
-
-        def grad(theta: np.ndarray) -> np.ndarray:
-            return loglik_grad(theta, x, m) @ weights
-
         mean_m = float(np.mean(m_all))
         starts = [(2.0, 3.0, mean_m), (1.0, 1.0, 1.0), (10.0, 5.0, mean_m * 0.4), (0.5, 2.0, mean_m * 2)]
-        self._fit_mle(total, grad, starts, n)
+        self._fit_mle(_PatternLoglik(x, m, weights), starts, n)
         return self
 
     def loglik_per_customer(self, data: pd.DataFrame) -> pd.Series:
