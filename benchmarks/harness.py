@@ -1,0 +1,183 @@
+"""Shared machinery of the benchmarks: timing, results, the Markdown table, the environment.
+
+A benchmark module exposes ``BENCHMARKS``, a list of :class:`Benchmark`. Each one prepares a
+:class:`Case` (data already built, the two calls ready to run); :func:`run_case` runs one
+warm-up call of each side, then ``repeats`` timed calls, alternating clvmodels and lifetimes,
+and compares the warm-up outputs with the case's ``check``.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import platform
+import statistics
+import time
+import warnings
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+__all__ = ["Benchmark", "Case", "Check", "Result", "run_case", "environment", "markdown_table", "fmt_time"]
+
+
+@dataclass(frozen=True)
+class Check:
+    """Whether the two implementations agree: a verdict, a short summary and details."""
+
+    ok: bool
+    summary: str
+    details: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Case:
+    """A prepared benchmark: what to call on each side and how to compare the outputs."""
+
+    name: str
+    ours: Callable[[], Any]
+    theirs: Callable[[], Any]
+    check: Callable[[Any, Any], Check]
+    repeats: int
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """A benchmark: a key for ``--only``, a target speed-up and a function preparing the case."""
+
+    key: str
+    target: float
+    prepare: Callable[[bool], Case]  # prepare(quick) -> Case
+
+
+@dataclass
+class Result:
+    """Timings of one benchmark (seconds) and the outcome of its agreement check."""
+
+    key: str
+    name: str
+    target: float
+    ours: list[float]
+    theirs: list[float]
+    warmup: tuple[float, float]
+    check: Check
+    warnings: dict[str, str]
+
+    @property
+    def ours_median(self) -> float:
+        return statistics.median(self.ours)
+
+    @property
+    def theirs_median(self) -> float:
+        return statistics.median(self.theirs)
+
+    @property
+    def ratio(self) -> float:
+        """lifetimes median / clvmodels median: how many times faster clvmodels is."""
+        return self.theirs_median / self.ours_median
+
+    @property
+    def passed(self) -> bool:
+        return self.ratio >= self.target
+
+    def describe(self) -> list[str]:
+        """Lines for the console: spread of the timings, per-round ratios, warnings, the check."""
+        rounds = [t / o for o, t in zip(self.ours, self.theirs)]
+        lines = [
+            f"clvmodels: median {fmt_time(self.ours_median)} "
+            f"(min {fmt_time(min(self.ours))}, max {fmt_time(max(self.ours))}, n={len(self.ours)})",
+            f"lifetimes: median {fmt_time(self.theirs_median)} "
+            f"(min {fmt_time(min(self.theirs))}, max {fmt_time(max(self.theirs))}, n={len(self.theirs)})",
+            f"warm-up:   clvmodels {fmt_time(self.warmup[0])}, lifetimes {fmt_time(self.warmup[1])}",
+            f"ratio {self.ratio:.1f}x (per round {min(rounds):.1f}x to {max(rounds):.1f}x), "
+            f"target {self.target:g}x: {'PASS' if self.passed else 'MISS'}",
+        ]
+        lines += [f"warnings from {side}: {text}" for side, text in self.warnings.items() if text]
+        lines.append(f"agreement: {self.check.summary}{'' if self.check.ok else '  <-- MISMATCH'}")
+        lines += [f"  {line}" for line in self.check.details]
+        return lines
+
+
+def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    """Wall time of one call (garbage collected beforehand) and its output."""
+    gc.collect()
+    start = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - start, out
+
+
+def _warn_summary(caught: list[warnings.WarningMessage]) -> str:
+    counts = Counter(w.category.__name__ for w in caught)
+    return ", ".join(f"{n} x {name}" for name, n in counts.most_common())
+
+
+def run_case(bench: Benchmark, case: Case) -> Result:
+    """Warm up each side once, then time ``case.repeats`` alternating calls of each."""
+    caught: dict[str, str] = {}
+    with warnings.catch_warnings(record=True) as log:
+        warnings.simplefilter("always")
+        warm_ours, ours_out = _timed(case.ours)
+        caught["clvmodels"] = _warn_summary(log)
+        del log[:]
+        warm_theirs, theirs_out = _timed(case.theirs)
+        caught["lifetimes"] = _warn_summary(log)
+    with warnings.catch_warnings():  # lifetimes' likelihoods reset the global warning filters
+        check = case.check(ours_out, theirs_out)
+    del ours_out, theirs_out
+
+    ours: list[float] = []
+    theirs: list[float] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # printing a warning is not part of the work
+        for _ in range(case.repeats):
+            ours.append(_timed(case.ours)[0])
+            theirs.append(_timed(case.theirs)[0])
+    return Result(bench.key, case.name, bench.target, ours, theirs, (warm_ours, warm_theirs), check, caught)
+
+
+def fmt_time(seconds: float) -> str:
+    """``0.00412`` -> ``"4.12 ms"``, ``6.5`` -> ``"6.50 s"``."""
+    if seconds >= 1.0:
+        return f"{seconds:.2f} s"
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.3g} ms"
+    return f"{seconds * 1e6:.3g} µs"
+
+
+def _version(package: str) -> str:
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "not installed"
+
+
+def environment() -> list[str]:
+    """Lines describing the interpreter, the library versions and the CPUs."""
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    packages = ["clvmodels", "lifetimes", "numpy", "scipy", "pandas", "autograd"]
+    lines = [
+        f"Python {platform.python_version()} on {platform.system()} {platform.machine()}",
+        ", ".join(f"{p} {_version(p)}" for p in packages),
+        f"CPUs: {os.cpu_count()} ({usable} usable by this process)",
+    ]
+    threads = {k: v for k, v in os.environ.items() if k.endswith("_NUM_THREADS")}
+    if threads:
+        lines.append("threads: " + ", ".join(f"{k}={v}" for k, v in sorted(threads.items())))
+    return lines
+
+
+def markdown_table(results: list[Result]) -> str:
+    """The results as a Markdown table (for the README and ``results/latest.md``)."""
+    rows = [
+        "| Benchmark | clvmodels (median) | lifetimes (median) | Speed-up | Target | Result | Agreement |",
+        "|---|---:|---:|---:|---:|:---:|---|",
+    ]
+    for r in results:
+        rows.append(
+            f"| {r.name} | {fmt_time(r.ours_median)} | {fmt_time(r.theirs_median)} "
+            f"| {r.ratio:.1f}x | {r.target:g}x | {'PASS' if r.passed else 'MISS'} "
+            f"| {r.check.summary if r.check.ok else 'MISMATCH: ' + r.check.summary} |"
+        )
+    return "\n".join(rows)
