@@ -20,7 +20,9 @@ from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-__all__ = ["Benchmark", "Case", "Check", "Result", "run_case", "environment", "markdown_table", "fmt_time"]
+__all__ = [
+    "Benchmark", "Case", "Check", "Result", "run_case", "environment", "load_average", "markdown_table", "fmt_time",
+]
 
 
 @dataclass(frozen=True)
@@ -163,9 +165,18 @@ def environment() -> list[str]:
         f"CPUs: {os.cpu_count()} ({usable} usable by this process)",
     ]
     threads = {k: v for k, v in os.environ.items() if k.endswith("_NUM_THREADS")}
-    if threads:
-        lines.append("threads: " + ", ".join(f"{k}={v}" for k, v in sorted(threads.items())))
+    lines.append(
+        "threads: " + ", ".join(f"{k}={v}" for k, v in sorted(threads.items()))
+        if threads
+        else "threads: no *_NUM_THREADS variable set (BLAS library default)"
+    )
+    lines.append(f"load average at start: {load_average()}")
     return lines
+
+
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages (other work on the machine makes timings noisy)."""
+    return ", ".join(f"{v:.2f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "unknown"
 
 
 def markdown_table(results: list[Result]) -> str:

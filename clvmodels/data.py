@@ -105,6 +105,11 @@ def _check_columns(frame: pd.DataFrame, needed: dict[str, str], what: str) -> No
 
 
 def _to_timestamp(value: Any, name: str) -> pd.Timestamp:
+    if isinstance(value, int | float | np.number) and not isinstance(value, bool):
+        raise ValueError(
+            f"{name}={value!r} is a number, not a date; pass a date such as '2024-01-10' "
+            "or a pandas Timestamp."
+        )
     try:
         ts = pd.Timestamp(value)
     except (TypeError, ValueError) as exc:
@@ -143,6 +148,13 @@ def _parse_dates(col: pd.Series, name: str, date_format: str | None) -> tuple[np
                     f"column {name!r} holds numbers, not dates; if they are dates written as "
                     f"numbers pass date_format (for example date_format='%Y%m%d'), otherwise "
                     f"convert the column with pd.to_datetime."
+                )
+            whole = col.dropna()
+            if not np.all(np.mod(whole.to_numpy(dtype=np.float64), 1) == 0):
+                raise ValueError(
+                    f"column {name!r} holds numbers with a fractional part, which "
+                    f"date_format={date_format!r} cannot read; convert the column with "
+                    "pd.to_datetime first."
                 )
             col = col.astype("Int64").astype(str)
         try:
@@ -304,8 +316,6 @@ def _validate_transactions(
                 raise ValueError("Invalid transactions: " + problems[-1].describe() + ".")
 
     report: dict[str, Any] = {"rows_in": n_rows, "dropped": {}}
-    if amount is not None:
-        report["zero_amount_rows"] = int(np.sum(amount == 0))
     if problems:
         bad = np.zeros(n_rows, dtype=bool)
         for p in problems:
@@ -330,6 +340,8 @@ def _validate_transactions(
         if amount is not None:
             amount = amount[keep]
     report["rows_used"] = int(len(period))
+    if amount is not None:
+        report["zero_amount_rows"] = int(np.sum(amount == 0))
     if end_period is None:
         end_period = int(period.max())
     return _Transactions(pd.Index(ids), period, amount, resolution, report), end_period

@@ -872,14 +872,22 @@ def test_calibration_holdout_split_matches_reference(log, cut, time_unit):
 )
 def test_invalid_rows_are_counted_or_dropped(log, data, kind):
     rows, observation_end = log
+    fmt = "%Y-%m-%d %H:%M:%S"
     clean = _frame(rows, id_type=str)
-    k = data.draw(st.integers(1, 5), label="k")
+    clean = clean.assign(date=clean["date"].dt.strftime(fmt))
     n = len(clean)
+    k = data.draw(st.integers(1, 5), label="k")
+    # the bad rows may be dated after every clean row (up to observation_end when given): once
+    # dropped they must not move the default observation end either
+    first = min(ts for _, ts, _ in rows)
+    limit = observation_end or max(ts for _, ts, _ in rows) + dt.timedelta(days=20)
+    minutes = int((limit - first) / dt.timedelta(minutes=1))
     bad = pd.DataFrame(
         {
-            "customer_id": [str(data.draw(st.integers(0, 3))) for _ in range(k)],
-            "date": [str(d.date()) for d in clean["date"].sample(k, replace=True, random_state=k)],
-            "amount": [float(data.draw(st.integers(1, 100))) for _ in range(k)],
+            "customer_id": [str(data.draw(st.integers(0, 10_000), label="id")) for _ in range(k)],
+            "date": [(first + dt.timedelta(minutes=data.draw(st.integers(0, minutes), label="at"))).strftime(fmt)
+                     for _ in range(k)],
+            "amount": [data.draw(st.integers(1, 10_000), label="cents") / 100 for _ in range(k)],
         }
     )
     if kind == "negative amount":
@@ -889,25 +897,26 @@ def test_invalid_rows_are_counted_or_dropped(log, data, kind):
         bad["customer_id"] = None
         column, reason = "customer_id", "have a missing customer id"
     else:
-        bad["date"] = "not a date"
+        bad["date"] = data.draw(st.sampled_from(["not a date", "2024-02-30 10:00:00", "31/12/2024 10:00:00"]))
         column, reason = "date", "have a date that cannot be parsed"
+    bad = bad.astype(clean.dtypes.to_dict())
     positions = sorted(data.draw(st.lists(st.integers(0, n), min_size=k, max_size=k), label="positions"))
     parts, start = [], 0
-    clean_str = clean.assign(date=clean["date"].astype(str))
     for i, pos in enumerate(positions):
-        parts += [clean_str.iloc[start:pos], bad.iloc[[i]]]
+        parts += [clean.iloc[start:pos], bad.iloc[[i]]]
         start = pos
-    parts.append(clean_str.iloc[start:])
+    parts.append(clean.iloc[start:])
     dirty = pd.concat(parts, ignore_index=True)
     assert len(dirty) == n + k
+    kwargs = dict(amount_col="amount", observation_end=observation_end, date_format=fmt)
 
-    with pytest.raises(ValueError, match=bad_rows(column, k, reason)):
-        summary(dirty, amount_col="amount", observation_end=observation_end)
+    with pytest.raises(ValueError, match=bad_rows(column, k, reason)) as info:
+        summary(dirty, **kwargs)
+    assert str(info.value).count("\n  - column") == 1  # that problem only
     with pytest.warns(DataWarning, match=f"Excluded {k} of {n + k} transaction rows: {k} in column {column!r}"):
-        dropped = summary(dirty, amount_col="amount", observation_end=observation_end, invalid="drop")
-    expected = summary(clean_str, amount_col="amount", observation_end=observation_end)
-    pd.testing.assert_frame_equal(dropped, expected)
-    assert sum(dropped.attrs["report"]["dropped"].values()) == k
+        dropped = summary(dirty, invalid="drop", **kwargs)
+    pd.testing.assert_frame_equal(dropped, summary(clean, **kwargs))
+    assert list(dropped.attrs["report"]["dropped"].values()) == [k]
     assert dropped.attrs["report"]["rows_used"] == n
 
 
@@ -974,7 +983,8 @@ def _split_log() -> pd.DataFrame:
             "customer_id": [1, 1, 1, 1, 1, 2, 2, 3, 3, 4],
             "date": pd.to_datetime(
                 ["2024-01-01", "2024-01-08", "2024-01-20", "2024-01-25", "2024-01-25", "2024-01-10",
-                 "2024-01-15 21:00", "2024-01-16", "2024-01-30", "2024-01-22"]
+                 "2024-01-15 21:00", "2024-01-16", "2024-01-30", "2024-01-22"],
+                format="ISO8601",
             ),
             "amount": [10.0, 20.0, 30.0, 4.0, 6.0, 50.0, 60.0, 70.0, 80.0, 90.0],
         }
@@ -1024,9 +1034,10 @@ def test_calibration_end_must_be_before_observation_end():
 
 
 def test_calibration_holdout_split_rows_after_observation_end():
-    with pytest.raises(ValueError, match=bad_rows("date", 2, "are dated after observation_end (2024-01-25)")):
+    # only customer 3's 2024-01-30 row is later; the two 2024-01-25 rows are inside its day
+    with pytest.raises(ValueError, match=bad_rows("date", 1, "are dated after observation_end (2024-01-25)")):
         split(_split_log(), calibration_end="2024-01-15", observation_end="2024-01-25")
-    with pytest.warns(DataWarning, match="Excluded 2 of 10"):
+    with pytest.warns(DataWarning, match="Excluded 1 of 10"):
         s = split(_split_log(), calibration_end="2024-01-15", observation_end="2024-01-25", invalid="drop")
     assert s["frequency_holdout"].tolist() == [2, 0]
     assert s["duration_holdout"].tolist() == [10.0, 10.0]
@@ -1099,7 +1110,7 @@ def test_validate_summary_missing_column_and_empty():
         validate(_good_summary().drop(columns="T"), what="customers")
     with pytest.raises(ValueError, match="data has no column 'monetary_value'"):
         validate(_good_summary().drop(columns="monetary_value"), monetary=True)
-    with pytest.raises(ValueError, match=r"Did you mean 'frequency'\?"):
+    with pytest.raises(ValueError, match=r"no column 'frequency' .*Did you mean 'frequncy'\?"):
         validate(_good_summary().rename(columns={"frequency": "frequncy"}))
     with pytest.raises(ValueError, match=re.escape("data is empty (0 customers)")):
         validate(_good_summary().iloc[:0])
@@ -1111,3 +1122,34 @@ def test_validate_summary_boolean_column_is_not_numeric():
     data = _good_summary().assign(frequency=[False, True, True, True])
     with pytest.raises(ValueError, match="column 'frequency' must be numeric, got dtype bool"):
         validate(data)
+
+
+# --------------------------------------------------------------------------------------------
+# numbers where dates are expected
+# --------------------------------------------------------------------------------------------
+
+
+def test_fractional_numeric_dates_are_refused():
+    log = pd.DataFrame({"customer_id": [1, 1], "date": [20240101.5, 20240105.0], "amount": [1.0, 2.0]})
+    with pytest.raises(ValueError, match="column 'date' holds numbers with a fractional part"):
+        summary(log, date_format="%Y%m%d")
+
+
+@pytest.mark.parametrize("end", [20240110, 20240110.0, np.int64(20240110)])
+def test_numeric_observation_end_is_refused(end):
+    log = pd.DataFrame({"customer_id": [1, 1], "date": pd.to_datetime(["2024-01-01", "2024-01-05"])})
+    with pytest.raises(ValueError, match="observation_end=.* is a number, not a date"):
+        summary(log, observation_end=end)
+
+
+def test_zero_amount_rows_counts_kept_rows_only():
+    log = pd.DataFrame(
+        {
+            "customer_id": [1, 1, 2, None],
+            "date": pd.to_datetime(["2024-01-01", "2024-01-05", "2024-01-02", "2024-01-03"]),
+            "amount": [0.0, 3.0, 5.0, 0.0],
+        }
+    )
+    with pytest.warns(DataWarning, match="1 in column 'customer_id'"):
+        result = summary(log, amount_col="amount", invalid="drop")
+    assert result.attrs["report"]["zero_amount_rows"] == 1

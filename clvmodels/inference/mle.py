@@ -181,7 +181,7 @@ def maximize_loglik(
             u0,
             method="Nelder-Mead",
             bounds=bounds,
-            options={"maxiter": 20 * max_iter, "xatol": 1e-10, "fatol": 1e-14, "adaptive": True},
+            options={"maxiter": 400 * len(u0), "xatol": 1e-8, "fatol": 1e-12, "adaptive": True},
         )
         res = optimize.minimize(
             obj.value_and_grad, nm.x, jac=True, method="L-BFGS-B", bounds=bounds,

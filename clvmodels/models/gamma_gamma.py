@@ -64,7 +64,7 @@ def loglik(params: Any, frequency: ArrayLike, monetary_value: ArrayLike, *, ops:
     --------
     >>> params = {"p": 6.25, "q": 3.74, "gamma": 15.44}
     >>> loglik(params, np.array([2.0]), np.array([22.35])).round(4)
-    array([-4.0315])
+    array([-3.5513])
     """
     p, q, gamma = unpack(params, PARAM_NAMES)
     spend, _ = _spend_terms(p, q, gamma, frequency, monetary_value, ops)
@@ -132,7 +132,7 @@ def expected_spend(params: Any, frequency: ArrayLike, monetary_value: ArrayLike)
     --------
     >>> params = {"p": 6.25, "q": 3.74, "gamma": 15.44}
     >>> expected_spend(params, np.array([2, 0]), np.array([22.35, 0.0])).round(2)
-    array([24.65, 35.22])
+    array([24.66, 35.22])
     """
     p, q, gamma = unpack(params, PARAM_NAMES)
     x = np.asarray(frequency, dtype=np.float64)
@@ -194,13 +194,15 @@ class GammaGamma(Model):
 
     Examples
     --------
-    >>> import pandas as pd
-    >>> data = pd.DataFrame({"frequency": [2, 1, 0, 4, 3, 1],
-    ...                      "recency": [30.4, 1.7, 0.0, 20.1, 12.0, 5.0],
-    ...                      "T": [38.9] * 6,
-    ...                      "monetary_value": [22.4, 11.8, 0.0, 31.0, 18.2, 55.0]})
-    >>> GammaGamma().fit(data).n_customers_
-    5
+    >>> from clvmodels import calibration_holdout_split
+    >>> from clvmodels.datasets import load_cdnow_sample
+    >>> summary = calibration_holdout_split(load_cdnow_sample(), calibration_end="1997-09-30",
+    ...                                     time_unit="W", amount_col="amount")
+    >>> model = GammaGamma().fit(summary)
+    >>> model.n_customers_, model.params_.round(2).tolist()
+    (946, [6.25, 3.74, 15.44])
+    >>> model.expected_spend(summary).head(3).round(2).tolist()
+    [24.65, 18.91, 35.17]
     """
 
     param_names = PARAM_NAMES

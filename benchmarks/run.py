@@ -1,0 +1,82 @@
+"""Benchmark clvmodels against lifetimes: ``python benchmarks/run.py [--quick] [--only NAME] [--strict]``.
+
+Prints the environment, then for each benchmark the timings and whether both libraries
+agree, and finally a Markdown table, also written to ``benchmarks/results/latest.md``.
+The exit code is 0 even when a speed-up misses its target, unless ``--strict`` is given
+(then 1 on any MISS or disagreement).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import bench_fit
+import bench_summary
+from harness import Benchmark, Result, environment, fmt_time, load_average, markdown_table, run_case
+
+BENCHMARKS: list[Benchmark] = [*bench_fit.BENCHMARKS, *bench_summary.BENCHMARKS]
+RESULTS = Path(__file__).resolve().parent / "results" / "latest.md"
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller data and fewer repeats (smoke run)")
+    parser.add_argument("--only", metavar="NAME", help="run one benchmark: " + ", ".join(b.key for b in BENCHMARKS))
+    parser.add_argument("--strict", action="store_true", help="exit 1 if any benchmark misses its target")
+    return parser.parse_args(argv)
+
+
+def _select(only: str | None) -> list[Benchmark]:
+    if only is None:
+        return BENCHMARKS
+    chosen = [b for b in BENCHMARKS if b.key == only.lower()]
+    if not chosen:
+        sys.exit(f"unknown benchmark {only!r}; choose one of: {', '.join(b.key for b in BENCHMARKS)}")
+    return chosen
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(argv)
+    selected = _select(args.only)
+    env = environment()
+    print("# clvmodels vs lifetimes" + (" (quick)" if args.quick else ""))
+    print("\n".join(env))
+
+    results: list[Result] = []
+    for bench in selected:
+        start = time.perf_counter()
+        case = bench.prepare(args.quick)
+        print(f"\n## {case.name} [{bench.key}]")
+        print(f"data prepared in {fmt_time(time.perf_counter() - start)}")
+        result = run_case(bench, case)
+        print("\n".join(result.describe()), flush=True)
+        results.append(result)
+
+    table = markdown_table(results)
+    env.append(f"load average at end: {load_average()}")
+    print(f"\n{env[-1]}\n\n{table}")
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    header = [
+        f"# Benchmarks{' (--quick)' if args.quick else ''}, {datetime.now().isoformat(timespec='seconds')}",
+        "",
+        *(f"- {line}" for line in env),
+        "",
+        "Median wall time of repeated, interleaved calls after one warm-up each; "
+        "speed-up = lifetimes median / clvmodels median.",
+        "",
+    ]
+    RESULTS.write_text("\n".join(header) + table + "\n")
+    print(f"\nwritten to {RESULTS}")
+
+    failed = [r.key for r in results if not r.passed or not r.check.ok]
+    if failed:
+        print(f"MISS or disagreement: {', '.join(failed)}" + ("" if args.strict else " (not --strict: exit 0)"))
+    return 1 if args.strict and failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
