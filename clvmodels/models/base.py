@@ -11,7 +11,7 @@ import pandas as pd
 from scipy import stats
 
 from ..exceptions import ConvergenceWarning, NotFittedError
-from ..inference.mle import MLEResult, maximize_loglik
+from ..inference.mle import MLEResult, maximize_loglik, single_threaded_blas
 
 __all__ = ["Model"]
 
@@ -97,13 +97,14 @@ class Model:
         of the iterations on the full data.
         """
         penalty = self._check_penalty()
-        if coarse is not None:
-            warm = maximize_loglik(coarse, starts, n_obs=float(n_customers), penalty=penalty, polish=False)
-            if np.all(np.isfinite(warm.params)) and np.isfinite(warm.loglik):
-                starts = [tuple(warm.params), *starts]
-        result: MLEResult = maximize_loglik(
-            loglik_and_grad, starts, n_obs=float(n_customers), penalty=penalty
-        )
+        with single_threaded_blas():
+            if coarse is not None:
+                warm = maximize_loglik(coarse, starts, n_obs=float(n_customers), penalty=penalty, polish=False)
+                if np.all(np.isfinite(warm.params)) and np.isfinite(warm.loglik):
+                    starts = [tuple(warm.params), *starts]
+            result: MLEResult = maximize_loglik(
+                loglik_and_grad, starts, n_obs=float(n_customers), penalty=penalty
+            )
         names = list(self.param_names)
         self.params_ = pd.Series(result.params, index=names, name="estimate")
         self.covariance_ = pd.DataFrame(result.covariance, index=names, columns=names)

@@ -10,6 +10,7 @@ few special-function calls per distinct frequency plus a few logarithms per patt
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -42,11 +43,12 @@ class FrequencyLevels:
         return cls(np.asarray(levels, dtype=np.float64), total, codes)
 
 
-def wsum(weights: np.ndarray, values: np.ndarray) -> float:
-    """``sum(weights * values)`` over one axis, without a BLAS call.
+def wsum(weights: np.ndarray, values: Any) -> float:
+    """``sum(weights * values)`` for an array or a scalar ``values``.
 
-    A multithreaded BLAS dot product leaves its threads spinning on a 2-core machine, which
-    halved the speed of the numpy work that follows inside an optimiser loop; ``einsum``
-    uses numpy's own single-threaded loop.
+    The fits call it inside :func:`clvmodels.inference.mle.single_threaded_blas`, so the BLAS
+    dot product it uses never spins up threads.
     """
-    return float(np.einsum("i,i->", weights, np.broadcast_to(values, weights.shape)))
+    if np.ndim(values) == 0:
+        return float(values) * float(weights.sum())
+    return float(weights @ values)
