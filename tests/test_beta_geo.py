@@ -365,6 +365,12 @@ def test_penalty_minimises_lifetimes_penalised_objective(cdnow):
         BetaGeo(penalty=-1).fit(cdnow)
 
 
+def test_html_display(fitted):
+    assert BetaGeo()._repr_html_() == "<pre>BetaGeo(penalty=0.0)</pre>"
+    shown = fitted._repr_html_()
+    assert "2,357 customers" in shown and "converged" in shown and "<table" in shown and "alpha" in shown
+
+
 def test_settings_protocol():
     model = BetaGeo(penalty=0.1)
     assert model.get_params() == {"penalty": 0.1}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
@@ -62,6 +63,17 @@ class Model:
     def __repr__(self) -> str:
         settings = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({settings})"
+
+    def _repr_html_(self) -> str:
+        """Jupyter display: the settings, and once fitted the fit and its parameter table."""
+        if not self.is_fitted:
+            return f"<pre>{html.escape(repr(self))}</pre>"
+        status = "converged" if self.converged_ else "<b>did not converge</b>"
+        return (
+            f"<p><b>{html.escape(repr(self))}</b>: {self.n_customers_:,} customers, "
+            f"log-likelihood {self.loglik_:,.2f}, {status}</p>"
+            + self.summary().to_html(float_format=lambda v: f"{v:.4g}")
+        )
 
     # -- fitted state -----------------------------------------------------------------------
 
