@@ -433,14 +433,16 @@ class BetaGeo(Model):
             The fitted model.
         """
         s = validate_summary(data)
-        (x, t_x, T), weights, _ = compress_patterns(s.frequency, s.recency, s.T)
-        n = len(s.index)
+        patterns, weights, _ = compress_patterns(s.frequency, s.recency, s.T)
         self.time_unit_ = data.attrs.get("time_unit") if hasattr(data, "attrs") else None
-        self.n_patterns_ = len(weights)
+        self._fit_patterns(patterns, weights)
+        return self
 
-        mean_x = float(np.average(s.frequency))
-        mean_T = float(np.average(s.T)) or 1.0
-        rate = max(mean_x, 0.01) / mean_T
+    @staticmethod
+    def _objective(patterns: tuple[np.ndarray, ...], weights: np.ndarray) -> tuple[Any, list, Any]:
+        """The likelihood over weighted patterns, starting points and a coarse warm start."""
+        x, t_x, T = patterns
+        rate = max(float(np.average(x, weights=weights)), 0.01) / (float(np.average(T, weights=weights)) or 1.0)
         starts = [
             (1.0, 1.0 / rate, 1.0, 2.0),
             (0.25, 0.25 / rate, 0.8, 2.5),
@@ -454,8 +456,7 @@ class BetaGeo(Model):
             (xc, tc, Tc), _, inverse = compress_patterns(x, np.round(t_x / step), np.round(T / step))
             wc = np.bincount(inverse, weights=weights)
             coarse = _PatternLoglik(xc, tc * step, Tc * step, wc)
-        self._fit_mle(_PatternLoglik(x, t_x, T, weights), starts, n, coarse=coarse)
-        return self
+        return _PatternLoglik(x.astype(np.float64), t_x, T, weights), starts, coarse
 
     # -- predictions --------------------------------------------------------------------------
 

@@ -225,9 +225,7 @@ class GammaGamma(Model):
                 "(frequency > 0). Use a longer observation period."
             )
         x_all, m_all = s.frequency[repeat], s.monetary_value[repeat]
-        (x, m), weights, _ = compress_patterns(x_all, m_all)
         self.time_unit_ = data.attrs.get("time_unit") if hasattr(data, "attrs") else None
-        self.n_patterns_ = len(weights)
         if np.ptp(x_all) > 0 and np.ptp(m_all) > 0:
             corr, p_value = stats.pearsonr(x_all, m_all)
         else:
@@ -242,11 +240,17 @@ class GammaGamma(Model):
                 StatisticalWarning,
                 stacklevel=2,
             )
-
-        mean_m = float(np.mean(m_all))
-        starts = [(2.0, 3.0, mean_m), (1.0, 1.0, 1.0), (10.0, 5.0, mean_m * 0.4), (0.5, 2.0, mean_m * 2)]
-        self._fit_mle(_PatternLoglik(x, m, weights), starts, n)
+        patterns, weights, _ = compress_patterns(x_all, m_all)
+        self._fit_patterns(patterns, weights)
         return self
+
+    @staticmethod
+    def _objective(patterns: tuple[np.ndarray, ...], weights: np.ndarray) -> tuple[Any, list, None]:
+        """The likelihood over weighted (x, m) patterns and starting points."""
+        x, m = patterns
+        mean_m = float(np.average(m, weights=weights))
+        starts = [(2.0, 3.0, mean_m), (1.0, 1.0, 1.0), (10.0, 5.0, mean_m * 0.4), (0.5, 2.0, mean_m * 2)]
+        return _PatternLoglik(x.astype(np.float64), m, weights), starts, None
 
     def loglik_per_customer(self, data: pd.DataFrame) -> pd.Series:
         """Log-likelihood (mean-spend density) of each repeat customer at the fitted parameters."""
