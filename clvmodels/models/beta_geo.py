@@ -38,6 +38,8 @@ __all__ = [
     "expected_purchases",
     "expected_purchases_new",
     "prob_purchases",
+    "discounted_expected_purchases",
+    "discounted_expected_purchases_discrete",
     "prob_purchases_conditional",
     "simulate",
 ]
@@ -266,6 +268,112 @@ def expected_purchases(
     t = np.asarray(t, dtype=np.float64)
     alive = prob_alive(params, x, recency, T)
     return alive * _expected_new(r + x, alpha + np.asarray(T, dtype=np.float64), a, b + x, t)
+
+
+#: Gauss-Legendre nodes of the discounting quadrature (relative error below 1e-9 on a grid of
+#: rates 0.00026-0.3 per time unit, horizons 0.5 to infinity, x 0-40, T 1-300; see the tests).
+DISCOUNT_NODES = 48
+
+
+def discounted_expected_purchases(
+    params: Any,
+    t: float,
+    discount_rate: float,
+    frequency: ArrayLike,
+    recency: ArrayLike,
+    T: ArrayLike,
+    *,
+    n_nodes: int = DISCOUNT_NODES,
+) -> np.ndarray:
+    """Continuously discounted expected purchases in (T, T + t] given the history (x, t_x, T).
+
+    ``DET = integral_0^t exp(-delta s) dE[Y(s) | x, t_x, T]``, the present value of the
+    expected purchase stream (Fader, Hardie & Lee 2005, "RFM and CLV", eq. 2, for the BG/NBD,
+    which has no closed form). Integrating by parts,
+    ``DET = exp(-delta t) E[Y(t)] + delta integral_0^t exp(-delta s) E[Y(s)] ds``; the integral is
+    evaluated by Gauss-Legendre quadrature in ``log(s)`` (``n_nodes`` nodes), so that the early
+    curvature of E[Y(s)] and long horizons are both resolved. An infinite ``t`` is truncated
+    where ``exp(-delta s) < exp(-40)``.
+
+    Parameters
+    ----------
+    params : mapping or DataFrame
+        ``r, alpha, a, b``; a DataFrame of draws gives ``(draws, customers)`` results.
+    t : float
+        Horizon in the data's time unit; ``numpy.inf`` for the infinite horizon.
+    discount_rate : float
+        Continuously compounded rate per time unit, ``delta`` (an annual rate R becomes
+        ``log(1 + R) / (time units per year)``; FHL use ``log(1.15) / 52 = 0.002688`` per week).
+    frequency, recency, T : array_like
+        The customers' histories.
+    n_nodes : int
+        Quadrature nodes.
+
+    Returns
+    -------
+    ndarray
+        Discounted expected purchases; ``discount_rate = 0`` gives :func:`expected_purchases`.
+
+    Examples
+    --------
+    >>> params = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
+    >>> x, t_x, T = np.array([2]), np.array([30.43]), np.array([38.86])
+    >>> det = discounted_expected_purchases(params, 39.0, np.log(1.15) / 52, x, t_x, T)
+    >>> bool(det[0] < expected_purchases(params, 39.0, x, t_x, T)[0]), det.round(4)
+    (True, array([1.1674]))
+    """
+    r, alpha, a, b = unpack(params, PARAM_NAMES)
+    x = np.asarray(frequency, dtype=np.float64)
+    T = np.asarray(T, dtype=np.float64)
+    delta = float(discount_rate)
+    if not np.isfinite(delta) or delta < 0:
+        raise ValueError(f"discount_rate={discount_rate!r} must be a finite rate >= 0 per time unit.")
+    if not t > 0:
+        raise ValueError(f"t={t!r} must be > 0 (numpy.inf for the infinite horizon).")
+    if np.isinf(t) and delta == 0:
+        raise ValueError("an infinite horizon needs a positive discount_rate (the undiscounted value is infinite).")
+    alive = prob_alive(params, x, recency, T)
+    r1, alpha1, b1 = r + x, alpha + T, b + x
+    if delta == 0:
+        return alive * _expected_new(r1, alpha1, a, b1, float(t))
+    horizon = min(float(t), 40.0 / delta)
+    # nodes in log(s) from 1e-7 of the shorter of the horizon and alpha + T (below: negligible)
+    low = np.log(1e-7 * np.minimum(horizon, alpha1))
+    high = np.log(horizon)
+    nodes, weights = np.polynomial.legendre.leggauss(int(n_nodes))
+    half = (high - low) / 2.0
+    total = np.exp(-delta * horizon) * _expected_new(r1, alpha1, a, b1, horizon)
+    for node, weight in zip(nodes, weights):
+        s = np.exp(low + (node + 1.0) * half)
+        total = total + delta * weight * half * s * np.exp(-delta * s) * _expected_new(r1, alpha1, a, b1, s)
+    return alive * total
+
+
+def discounted_expected_purchases_discrete(
+    params: Any,
+    n_periods: int,
+    period: float,
+    discount_rate: float,
+    frequency: ArrayLike,
+    recency: ArrayLike,
+    T: ArrayLike,
+) -> np.ndarray:
+    """Expected purchases per period, discounted once per period (the ``lifetimes`` convention).
+
+    ``sum_{k=1..K} (E[Y(k P)] - E[Y((k-1) P)]) / (1 + d)^k`` for ``K = n_periods`` periods of
+    length ``P = period`` time units at the per-period rate ``d``. Times Gamma-Gamma's expected
+    spend it reproduces ``lifetimes``' ``customer_lifetime_value`` (which uses months of
+    ``period = 30`` days or ``4.345`` weeks).
+    """
+    if int(n_periods) != n_periods or n_periods < 1 or not period > 0 or not discount_rate > -1:
+        raise ValueError("n_periods must be a whole number >= 1, period > 0 and discount_rate > -1.")
+    previous = 0.0
+    total = 0.0
+    for k in range(1, int(n_periods) + 1):
+        current = expected_purchases(params, k * period, frequency, recency, T)
+        total = total + (current - previous) / (1.0 + discount_rate) ** k
+        previous = current
+    return total
 
 
 def _pmf_new(r: Any, alpha: Any, a: Any, b: Any, n: Any, t: Any) -> np.ndarray:
