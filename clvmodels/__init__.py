@@ -5,6 +5,7 @@ Public names::
     rfm_summary, calibration_holdout_split   transaction log -> per-customer summary
     BetaGeo                                  BG/NBD model of purchasing and dropping out
     GammaGamma                               Gamma-Gamma model of spend per transaction
+    evaluate_holdout                         holdout accuracy, interval coverage and PIT
     datasets                                 CDNOW and donations data
 
 Importing clvmodels never imports pymc, arviz or matplotlib.
@@ -19,6 +20,7 @@ from .data import calibration_holdout_split, rfm_summary
 from .exceptions import ConvergenceWarning, DataWarning, NotFittedError, StatisticalWarning
 from .models.beta_geo import BetaGeo
 from .models.gamma_gamma import GammaGamma
+from .validation import HoldoutReport, evaluate_holdout
 
 try:
     __version__ = version("clvmodels")
@@ -30,6 +32,8 @@ __all__ = [
     "GammaGamma",
     "rfm_summary",
     "calibration_holdout_split",
+    "evaluate_holdout",
+    "HoldoutReport",
     "datasets",
     "ConvergenceWarning",
     "DataWarning",
