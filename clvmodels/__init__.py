@@ -5,6 +5,7 @@ Public names::
     rfm_summary, calibration_holdout_split   transaction log -> per-customer summary
     BetaGeo                                  BG/NBD model of purchasing and dropping out
     GammaGamma                               Gamma-Gamma model of spend per transaction
+    forecast, Forecast                       per-customer CLV with credible and predictive intervals
     evaluate_holdout                         holdout accuracy, interval coverage and PIT
     datasets                                 CDNOW and donations data
 
@@ -18,6 +19,7 @@ from importlib.metadata import PackageNotFoundError, version
 from . import datasets
 from .data import calibration_holdout_split, rfm_summary
 from .exceptions import ConvergenceWarning, DataWarning, NotFittedError, StatisticalWarning
+from .forecast import Forecast, forecast
 from .models.beta_geo import BetaGeo
 from .models.gamma_gamma import GammaGamma
 from .validation import HoldoutReport, evaluate_holdout
@@ -33,6 +35,8 @@ __all__ = [
     "rfm_summary",
     "calibration_holdout_split",
     "evaluate_holdout",
+    "forecast",
+    "Forecast",
     "HoldoutReport",
     "datasets",
     "ConvergenceWarning",
