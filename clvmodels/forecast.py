@@ -39,7 +39,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from .data import validate_summary
+from .data import compress_patterns, validate_summary
 from .models import beta_geo as bg
 from .models import gamma_gamma as gg
 from .models.beta_geo import BetaGeo
@@ -322,11 +322,14 @@ def forecast(
     bg_draws = transaction_model.sample_params(n_draws, method=draws, random_seed=seed_bg)
     gg_draws = spend_model.sample_params(n_draws, method=draws, random_seed=seed_gg)
 
-    def det(params: Any, sl: slice) -> np.ndarray:
-        args = (s.frequency[sl], s.recency[sl], s.T[sl])
+    def det(params: Any, x: np.ndarray, T: np.ndarray) -> np.ndarray:
+        """Discounted purchases if alive, evaluated once per distinct (x, T) of the chunk."""
+        (ux, uT), _, inverse = compress_patterns(x, T)
         if discounting == "discrete":
-            return bg.discounted_expected_purchases_discrete(params, n_periods, period, period_rate, *args)
-        return bg.discounted_expected_purchases(params, H, delta, *args)
+            values = bg.discounted_purchases_if_alive_discrete(params, n_periods, period, period_rate, ux, uT)
+        else:
+            values = bg.discounted_purchases_if_alive(params, H, delta, ux, uT)
+        return values[..., inverse]
 
     n = len(s.index)
     chunk = max(1, int(memory_budget // (8 * _ARRAYS_PER_CELL * (n_draws + 1))))
@@ -345,12 +348,12 @@ def forecast(
         point = transaction_model.params_, spend_model.params_
         alive_d = bg.prob_alive(bg_draws, x, t_x, T)
         spend_d = gg.expected_spend(gg_draws, x, m)
-        clv_d = margin * spend_d * det(bg_draws, sl)
+        clv_d = margin * spend_d * alive_d * det(bg_draws, x, T)
         out["prob_alive"][sl] = bg.prob_alive(point[0], x, t_x, T)
         out["prob_alive_lower"][sl], out["prob_alive_upper"][sl] = _quantiles(alive_d, ci)
         out["expected_spend"][sl] = gg.expected_spend(point[1], x, m)
         out["expected_spend_lower"][sl], out["expected_spend_upper"][sl] = _quantiles(spend_d, ci)
-        out["clv"][sl] = margin * out["expected_spend"][sl] * det(point[0], sl)
+        out["clv"][sl] = margin * out["expected_spend"][sl] * out["prob_alive"][sl] * det(point[0], x, T)
         out["clv_lower"][sl], out["clv_upper"][sl] = _quantiles(clv_d, ci)
         cohort_clv += clv_d.sum(axis=1)
         if np.isfinite(finite_h):

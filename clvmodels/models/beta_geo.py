@@ -40,6 +40,8 @@ __all__ = [
     "prob_purchases",
     "discounted_expected_purchases",
     "discounted_expected_purchases_discrete",
+    "discounted_purchases_if_alive",
+    "discounted_purchases_if_alive_discrete",
     "prob_purchases_conditional",
     "simulate",
 ]
@@ -322,6 +324,19 @@ def discounted_expected_purchases(
     >>> bool(det[0] < expected_purchases(params, 39.0, x, t_x, T)[0]), det.round(4)
     (True, array([1.1674]))
     """
+    alive = prob_alive(params, frequency, recency, T)
+    return alive * discounted_purchases_if_alive(params, t, discount_rate, frequency, T, n_nodes=n_nodes)
+
+
+def discounted_purchases_if_alive(
+    params: Any, t: float, discount_rate: float, frequency: ArrayLike, T: ArrayLike, *, n_nodes: int = DISCOUNT_NODES
+) -> np.ndarray:
+    """:func:`discounted_expected_purchases` given that the customer is alive at T.
+
+    Alive at T, the future is a BG/NBD process with parameters ``(r + x, alpha + T, a, b + x)``,
+    so this depends on the history through x and T only (not t_x): evaluate it once per distinct
+    (x, T) and multiply by P(alive).
+    """
     r, alpha, a, b = unpack(params, PARAM_NAMES)
     x = np.asarray(frequency, dtype=np.float64)
     T = np.asarray(T, dtype=np.float64)
@@ -332,10 +347,9 @@ def discounted_expected_purchases(
         raise ValueError(f"t={t!r} must be > 0 (numpy.inf for the infinite horizon).")
     if np.isinf(t) and delta == 0:
         raise ValueError("an infinite horizon needs a positive discount_rate (the undiscounted value is infinite).")
-    alive = prob_alive(params, x, recency, T)
     r1, alpha1, b1 = r + x, alpha + T, b + x
     if delta == 0:
-        return alive * _expected_new(r1, alpha1, a, b1, float(t))
+        return _expected_new(r1, alpha1, a, b1, float(t))
     horizon = min(float(t), 40.0 / delta)
     # nodes in log(s) from 1e-7 of the shorter of the horizon and alpha + T (below: negligible)
     low = np.log(1e-7 * np.minimum(horizon, alpha1))
@@ -346,7 +360,7 @@ def discounted_expected_purchases(
     for node, weight in zip(nodes, weights):
         s = np.exp(low + (node + 1.0) * half)
         total = total + delta * weight * half * s * np.exp(-delta * s) * _expected_new(r1, alpha1, a, b1, s)
-    return alive * total
+    return total
 
 
 def discounted_expected_purchases_discrete(
@@ -365,12 +379,23 @@ def discounted_expected_purchases_discrete(
     spend it reproduces ``lifetimes``' ``customer_lifetime_value`` (which uses months of
     ``period = 30`` days or ``4.345`` weeks).
     """
+    alive = prob_alive(params, frequency, recency, T)
+    return alive * discounted_purchases_if_alive_discrete(params, n_periods, period, discount_rate, frequency, T)
+
+
+def discounted_purchases_if_alive_discrete(
+    params: Any, n_periods: int, period: float, discount_rate: float, frequency: ArrayLike, T: ArrayLike
+) -> np.ndarray:
+    """:func:`discounted_expected_purchases_discrete` given that the customer is alive at T."""
     if int(n_periods) != n_periods or n_periods < 1 or not period > 0 or not discount_rate > -1:
         raise ValueError("n_periods must be a whole number >= 1, period > 0 and discount_rate > -1.")
+    r, alpha, a, b = unpack(params, PARAM_NAMES)
+    x = np.asarray(frequency, dtype=np.float64)
+    r1, alpha1, b1 = r + x, alpha + np.asarray(T, dtype=np.float64), b + x
     previous = 0.0
     total = 0.0
     for k in range(1, int(n_periods) + 1):
-        current = expected_purchases(params, k * period, frequency, recency, T)
+        current = _expected_new(r1, alpha1, a, b1, k * period)
         total = total + (current - previous) / (1.0 + discount_rate) ** k
         previous = current
     return total
