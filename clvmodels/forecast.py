@@ -161,10 +161,10 @@ def _quantiles(values: np.ndarray, ci: float) -> tuple[np.ndarray, np.ndarray]:
 
 def _simulate_future(
     rng: np.random.Generator,
+    alive_prob: np.ndarray,
     bg_draws: tuple[np.ndarray, ...],
     gg_draws: tuple[np.ndarray, ...],
     x: np.ndarray,
-    t_x: np.ndarray,
     T: np.ndarray,
     m: np.ndarray,
     horizon: float,
@@ -181,7 +181,7 @@ def _simulate_future(
     r, alpha, a, b = bg_draws
     p_gg, q, gamma = gg_draws
     shape = np.broadcast_shapes(np.shape(r), x.shape)
-    alive = rng.uniform(size=shape) < bg.prob_alive(dict(zip(("r", "alpha", "a", "b"), bg_draws)), x, t_x, T)
+    alive = rng.uniform(size=shape) < alive_prob
     lam = rng.gamma(np.broadcast_to(r + x, shape)) / np.broadcast_to(alpha + T, shape)
     drop = rng.beta(np.broadcast_to(a, shape), np.broadcast_to(b + x, shape))
     nu = rng.gamma(np.broadcast_to(q + p_gg * x, shape)) / np.broadcast_to(gamma + x * m, shape)
@@ -322,10 +322,12 @@ def forecast(
     bg_draws = transaction_model.sample_params(n_draws, method=draws, random_seed=seed_bg)
     gg_draws = spend_model.sample_params(n_draws, method=draws, random_seed=seed_gg)
 
-    def det(params: Any, x: np.ndarray, T: np.ndarray) -> np.ndarray:
-        """Discounted purchases if alive, evaluated once per distinct (x, T) of the chunk."""
+    def if_alive(params: Any, x: np.ndarray, T: np.ndarray, discounted: bool = True) -> np.ndarray:
+        """Purchases over the horizon if alive at T (discounted or not), once per distinct (x, T)."""
         (ux, uT), _, inverse = compress_patterns(x, T)
-        if discounting == "discrete":
+        if not discounted:
+            values = bg.discounted_purchases_if_alive(params, H, 0.0, ux, uT)
+        elif discounting == "discrete":
             values = bg.discounted_purchases_if_alive_discrete(params, n_periods, period, period_rate, ux, uT)
         else:
             values = bg.discounted_purchases_if_alive(params, H, delta, ux, uT)
@@ -341,24 +343,24 @@ def forecast(
     sim_rng = np.random.default_rng(seed_sim)
     # an infinite horizon is simulated until the discount factor is below exp(-40)
     sim_horizon = H if np.isfinite(H) else 40.0 / delta
-    finite_h = H
+    point_bg, point_gg = transaction_model.params_, spend_model.params_
     for start in range(0, n, chunk):
         sl = slice(start, min(start + chunk, n))
         x, t_x, T, m = s.frequency[sl], s.recency[sl], s.T[sl], s.monetary_value[sl]
-        point = transaction_model.params_, spend_model.params_
         alive_d = bg.prob_alive(bg_draws, x, t_x, T)
+        alive = bg.prob_alive(point_bg, x, t_x, T)
         spend_d = gg.expected_spend(gg_draws, x, m)
-        clv_d = margin * spend_d * alive_d * det(bg_draws, x, T)
-        out["prob_alive"][sl] = bg.prob_alive(point[0], x, t_x, T)
+        clv_d = margin * spend_d * alive_d * if_alive(bg_draws, x, T)
+        out["prob_alive"][sl] = alive
         out["prob_alive_lower"][sl], out["prob_alive_upper"][sl] = _quantiles(alive_d, ci)
-        out["expected_spend"][sl] = gg.expected_spend(point[1], x, m)
+        out["expected_spend"][sl] = gg.expected_spend(point_gg, x, m)
         out["expected_spend_lower"][sl], out["expected_spend_upper"][sl] = _quantiles(spend_d, ci)
-        out["clv"][sl] = margin * out["expected_spend"][sl] * out["prob_alive"][sl] * det(point[0], x, T)
+        out["clv"][sl] = margin * out["expected_spend"][sl] * alive * if_alive(point_bg, x, T)
         out["clv_lower"][sl], out["clv_upper"][sl] = _quantiles(clv_d, ci)
         cohort_clv += clv_d.sum(axis=1)
-        if np.isfinite(finite_h):
-            purchases_d = bg.expected_purchases(bg_draws, finite_h, x, t_x, T)
-            out["expected_purchases"][sl] = bg.expected_purchases(point[0], finite_h, x, t_x, T)
+        if np.isfinite(H):
+            purchases_d = alive_d * if_alive(bg_draws, x, T, discounted=False)
+            out["expected_purchases"][sl] = alive * if_alive(point_bg, x, T, discounted=False)
             out["expected_purchases_lower"][sl], out["expected_purchases_upper"][sl] = _quantiles(purchases_d, ci)
             cohort_purchases += purchases_d.sum(axis=1)
         else:
@@ -366,7 +368,7 @@ def forecast(
                 out[name][sl] = np.inf
             cohort_purchases[:] = np.inf
         if predictive:
-            counts, values = _simulate_future(sim_rng, bg_arrays, gg_arrays, x, t_x, T, m, sim_horizon, discount)
+            counts, values = _simulate_future(sim_rng, alive_d, bg_arrays, gg_arrays, x, T, m, sim_horizon, discount)
             out["purchases_pred_lower"][sl], out["purchases_pred_upper"][sl] = _quantiles(counts, ci)
             out["clv_pred_lower"][sl], out["clv_pred_upper"][sl] = _quantiles(margin * values, ci)
     frame = pd.DataFrame(
