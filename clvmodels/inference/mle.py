@@ -253,8 +253,7 @@ def maximize_loglik(
         cov_log = np.full(hess.shape, np.nan)
     converged = grad_max < _GRAD_TOL and positive_definite and not at_bound
     theta = np.exp(u)
-    with np.errstate(all="ignore"):
-        total = float(loglik_and_grad(theta)[0])
+    total = -(obj.value(u) - penalty * float(np.sum(theta**2))) * n_obs  # unpenalised, from the cache
     problems = []
     if grad_max >= _GRAD_TOL:
         problems.append(f"the gradient is {grad_max:.2g} (tolerance {_GRAD_TOL:g})")
