@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test demo bench clean
+.PHONY: install test demo plots bench clean
 
 install: $(STAMP)
 
@@ -20,6 +20,11 @@ test: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python -m clvmodels.demo
+	@$(MAKE) --no-print-directory plots
+
+# every diagnostic plot on CDNOW as a PNG in build/gallery (docs/gallery keeps the README's few)
+plots: $(STAMP)
+	$(BIN)/python -m clvmodels.gallery build/gallery
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py

@@ -14,18 +14,20 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+import bench_bayes
 import bench_fit
+import bench_forecast
 import bench_summary
 from harness import Benchmark, Result, environment, fmt_time, load_average, markdown_table, run_case
 
-BENCHMARKS: list[Benchmark] = [*bench_fit.BENCHMARKS, *bench_summary.BENCHMARKS]
+BENCHMARKS: list[Benchmark] = [*bench_fit.BENCHMARKS, *bench_summary.BENCHMARKS, *bench_forecast.BENCHMARKS]
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.md"
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Benchmark clvmodels against lifetimes.")
     parser.add_argument("--quick", action="store_true", help="smaller data and fewer repeats (smoke run)")
-    parser.add_argument("--only", metavar="NAME", choices=[b.key for b in BENCHMARKS],
+    parser.add_argument("--only", metavar="NAME", choices=[b.key for b in BENCHMARKS] + list(bench_bayes.CASES),
                         help="run one benchmark: %(choices)s")
     parser.add_argument("--strict", action="store_true",
                         help="exit 1 if any benchmark misses its target or the libraries disagree")
@@ -49,7 +51,12 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(result.describe()), flush=True)
         results.append(result)
 
-    table = markdown_table(results)
+    # Bayesian fits against pymc-marketing: one cold and one warm run each, in fresh processes
+    bayes = bench_bayes.run_all(args.quick, args.only) if args.only in (None, *bench_bayes.CASES) else []
+
+    table = markdown_table(results) if results else ""
+    if bayes:
+        table += ("\n\n" if table else "") + bench_bayes.markdown_table(bayes)
     env.append(f"load average at end: {load_average()}")
     print(f"\n{env[-1]}\n\n{table}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
@@ -67,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nwritten to {RESULTS}")
 
     failed = [r.key for r in results if not r.passed or not r.check.ok]
+    failed += [r.key for r in bayes if r.ours.result is None or r.ours.result["cold"]["seconds"] >= r.target]
     if failed:
         print(f"MISS or disagreement: {', '.join(failed)}" + ("" if args.strict else " (not --strict: exit 0)"))
     return 1 if args.strict and failed else 0

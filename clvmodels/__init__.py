@@ -7,7 +7,11 @@ Public names::
     GammaGamma                               Gamma-Gamma model of spend per transaction
     forecast, Forecast                       per-customer CLV with credible and predictive intervals
     evaluate_holdout                         holdout accuracy, interval coverage and PIT
+    tracking_forecast, new_customer_purchases  repeat transactions over calendar time, of a new customer
+    load                                     a model saved by model.save(path) (JSON or NetCDF)
+    Prior                                    a prior for the Bayesian fits (fit(data, method="nuts"))
     datasets                                 CDNOW and donations data
+    plotting                                 diagnostic plots (``import clvmodels.plotting``)
 
 Importing clvmodels never imports pymc, arviz or matplotlib.
 """
@@ -20,8 +24,11 @@ from . import datasets
 from .data import calibration_holdout_split, rfm_summary
 from .exceptions import ConvergenceWarning, DataWarning, NotFittedError, StatisticalWarning
 from .forecast import Forecast, forecast
+from .inference.bayes import Prior
+from .io import load_model as load
 from .models.beta_geo import BetaGeo
 from .models.gamma_gamma import GammaGamma
+from .tracking import new_customer_purchases, tracking_forecast
 from .validation import HoldoutReport, evaluate_holdout
 
 try:
@@ -35,9 +42,13 @@ __all__ = [
     "rfm_summary",
     "calibration_holdout_split",
     "evaluate_holdout",
+    "tracking_forecast",
+    "new_customer_purchases",
     "forecast",
     "Forecast",
     "HoldoutReport",
+    "load",
+    "Prior",
     "datasets",
     "ConvergenceWarning",
     "DataWarning",

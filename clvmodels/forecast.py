@@ -31,7 +31,7 @@ customer base analysis. Journal of Marketing Research 42(4), 415-430.
 from __future__ import annotations
 
 import os
-import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -40,9 +40,12 @@ import numpy as np
 import pandas as pd
 
 from .data import compress_patterns, validate_summary
+from .inference.mle import single_threaded_blas
+from .io import _atomic_write
 from .models import beta_geo as bg
 from .models import gamma_gamma as gg
 from .models.beta_geo import BetaGeo
+from .models.chebyshev import XTInterpolant
 from .models.gamma_gamma import GammaGamma
 from .models.params import unpack
 from .units import normalize_unit, unit_days
@@ -139,24 +142,35 @@ class Forecast:
         return _atomic_write(Path(path), lambda handle: frame.to_parquet(handle), binary=True)
 
 
-def _atomic_write(path: Path, write: Any, binary: bool = False) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb" if binary else "w", newline=None if binary else "") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+def _quantiles(values: np.ndarray, ci: float, method: Literal["linear", "inverted_cdf"] = "linear") -> tuple[np.ndarray, np.ndarray]:
+    """Central interval at level ``ci`` over the draws (axis 0), as ``numpy.quantile`` computes it.
+
+    Each customer's draws are sorted as one contiguous row: numpy's vectorised sort is about
+    three times faster than the selection ``numpy.quantile`` uses along a strided axis.
+    ``"linear"`` interpolates between order statistics; ``"inverted_cdf"`` returns the
+    smallest value whose empirical distribution function reaches the level (whole purchases).
+    """
+    ordered = np.ascontiguousarray(values.T)
+    ordered.sort(axis=1)
+    n = ordered.shape[1]
+    bounds = []
+    for level in ((1 - ci) / 2, (1 + ci) / 2):
+        if method == "inverted_cdf":
+            bounds.append(ordered[:, int(np.clip(np.ceil(n * level) - 1, 0, n - 1))])
+            continue
+        position = level * (n - 1)
+        below = int(np.floor(position))
+        above = min(below + 1, n - 1)
+        fraction = position - below
+        bounds.append(ordered[:, below] + fraction * (ordered[:, above] - ordered[:, below]))
+    return bounds[0], bounds[1]
 
 
-def _quantiles(values: np.ndarray, ci: float) -> tuple[np.ndarray, np.ndarray]:
-    lower, upper = np.quantile(values, [(1 - ci) / 2, (1 + ci) / 2], axis=0)
-    return lower, upper
+#: Purchases simulated at once by :func:`_simulate_future` (bounds its memory to ~200 MB).
+SIMULATION_BATCH = 4_000_000
+#: Customer patterns sharing one random stream for the simulated futures; a chunk of work
+#: holds whole blocks.
+SIMULATION_BLOCK = 64
 
 
 def _simulate_future(
@@ -172,42 +186,53 @@ def _simulate_future(
 ) -> tuple[np.ndarray, np.ndarray]:
     """One future per (draw, customer): purchases in the horizon and their discounted value.
 
-    Draw by draw: alive at T ~ Bernoulli(P(alive)); if alive, lambda ~ Gamma(r+x, alpha+T) and
-    p ~ Beta(a, b+x); purchases follow a Poisson(lambda) process and the customer drops out
-    after each with probability p. Each purchase is worth Gamma(p_gg, nu) with
-    nu ~ Gamma(q + p_gg x, gamma + x m) (the posterior of the customer's spend rate). Event
-    times are generated as successive gaps, in blocks, only for the customers still buying.
+    For each draw the customer is alive at T with probability ``alive_prob``; if alive,
+    ``lambda ~ Gamma(r + x, alpha + T)``, ``p ~ Beta(a, b + x)`` and the spend rate
+    ``nu ~ Gamma(q + p_gg x, gamma + x m)`` are drawn from their posteriors given the history.
+    Each purchase is followed by dropout with probability p, so marking purchases as
+    "last" or not splits the Poisson(lambda) process into two independent Poisson processes of
+    rates ``lambda p`` and ``lambda (1 - p)``: the last purchase comes at
+    ``tau ~ Exponential(lambda p)``, and before ``min(tau, horizon)`` the customer makes
+    ``Poisson(lambda (1 - p) min(tau, horizon))`` other purchases at uniform times. Every
+    purchase is worth ``Gamma(p_gg, nu)`` and is discounted at its own time. This costs a few
+    random numbers per (draw, customer) and two per purchase, with no loop over purchases.
     """
-    r, alpha, a, b = bg_draws
-    p_gg, q, gamma = gg_draws
-    shape = np.broadcast_shapes(np.shape(r), x.shape)
+    shape = np.broadcast_shapes(np.shape(bg_draws[0]), x.shape)
     alive = rng.uniform(size=shape) < alive_prob
-    lam = rng.gamma(np.broadcast_to(r + x, shape)) / np.broadcast_to(alpha + T, shape)
-    drop = rng.beta(np.broadcast_to(a, shape), np.broadcast_to(b + x, shape))
-    nu = rng.gamma(np.broadcast_to(q + p_gg * x, shape)) / np.broadcast_to(gamma + x * m, shape)
-    p_spend = np.broadcast_to(p_gg, shape)
-    count = np.zeros(shape, dtype=np.int64)
-    value = np.zeros(shape)
-    idx = np.flatnonzero(alive.ravel())
-    time = np.zeros(idx.size)
-    lam_f, drop_f, nu_f, p_f = lam.ravel(), drop.ravel(), nu.ravel(), p_spend.ravel()
-    count_f, value_f = count.ravel(), value.ravel()
-    block = 8  # purchases drawn at once per customer still buying; grows for long histories
-    while idx.size:
-        gaps = rng.exponential(size=(idx.size, block)) / lam_f[idx, None]
-        times = time[:, None] + np.cumsum(gaps, axis=1)
-        # the k-th purchase happens if it falls in the horizon and the customer did not drop
-        # out after any of the earlier ones
-        dropped = rng.uniform(size=(idx.size, block)) < drop_f[idx, None]
-        survived_before = np.cumprod(np.concatenate([np.ones((idx.size, 1), bool), ~dropped[:, :-1]], axis=1), axis=1, dtype=bool)
-        happens = (times <= horizon) & survived_before
-        spend = rng.gamma(np.broadcast_to(p_f[idx, None], happens.shape)) / nu_f[idx, None]
-        count_f[idx] += happens.sum(axis=1)
-        value_f[idx] += np.where(happens, spend * discount(times), 0.0).sum(axis=1)
-        going = happens[:, -1] & ~dropped[:, -1]
-        idx, time = idx[going], times[going, -1]
-        block = min(block * 2, 1024)
-    return count_f.reshape(shape), value_f.reshape(shape)
+    draw, customer = np.nonzero(alive)  # the (draw, customer) cells alive at T
+    r, alpha, a, b = (np.broadcast_to(v, (shape[0], 1)).ravel().take(draw) for v in bg_draws)
+    p_gg, q, gamma = (np.broadcast_to(v, (shape[0], 1)).ravel().take(draw) for v in gg_draws)
+    xs, Ts, ms = x.take(customer), T.take(customer), m.take(customer)
+    lam = rng.gamma(r + xs) / (alpha + Ts)
+    drop = rng.beta(a, b + xs)
+    nu = rng.gamma(q + p_gg * xs) / (gamma + xs * ms)
+    with np.errstate(divide="ignore"):  # lambda p may underflow to 0: the customer never leaves
+        last = rng.exponential(size=lam.shape) / (lam * drop)
+    span = np.minimum(last, horizon)
+    before = rng.poisson(lam * (1.0 - drop) * span)
+    last_inside = last <= horizon
+    n = before + last_inside
+    value = np.zeros(n.shape)
+    buying = np.flatnonzero(n)
+    ends = np.cumsum(n[buying])
+    start = 0
+    while start < len(buying):
+        offset = ends[start - 1] if start else 0
+        stop = max(start + 1, int(np.searchsorted(ends, offset + SIMULATION_BATCH, side="right")))
+        batch = buying[start:stop]
+        owner = np.repeat(np.arange(len(batch)), before[batch])
+        times = rng.uniform(size=len(owner)) * span[batch][owner]
+        closing = np.flatnonzero(last_inside[batch])
+        owner = np.concatenate([owner, closing])
+        times = np.concatenate([times, last[batch][closing]])
+        spend = rng.gamma(p_gg[batch][owner]) / nu[batch][owner]
+        value[batch] = np.bincount(owner, weights=spend * discount(times), minlength=len(batch))
+        start = stop
+    counts = np.zeros(shape, dtype=np.int64)
+    values = np.zeros(shape)
+    counts[alive] = n
+    values[alive] = value
+    return counts, values
 
 
 def forecast(
@@ -225,8 +250,9 @@ def forecast(
     time_unit: str | None = None,
     discounting: Literal["continuous", "discrete"] = "continuous",
     period: float | None = None,
-    draws: Literal["laplace", "bootstrap"] = "laplace",
+    draws: Literal["laplace", "bootstrap", "posterior"] | None = None,
     memory_budget: int = MEMORY_BUDGET,
+    n_jobs: int = 2,
 ) -> Forecast:
     """Forecast each customer's purchases, spend and discounted lifetime value with intervals.
 
@@ -261,10 +287,17 @@ def forecast(
         Exact continuous discounting, or once per period (``period`` time units).
     period : float, optional
         Period length for discrete discounting, in time units.
-    draws : {"laplace", "bootstrap"}
-        How the maximum-likelihood models produce their parameter draws.
+    draws : {None, "laplace", "bootstrap", "posterior"}
+        Kind of parameter draws (see :meth:`BetaGeo.sample_params`): by default each model's
+        own, the posterior after a Bayesian fit and the Laplace approximation after maximum
+        likelihood.
     memory_budget : int
-        Bytes a chunk of customers may use.
+        Bytes the chunks of customers in work at once may use (at least one block of 64
+        distinct customer histories per thread).
+    n_jobs : int
+        Threads working on chunks of customers at once (numpy releases the GIL in the heavy
+        loops). Results depend on neither ``n_jobs`` nor ``memory_budget``: each block of
+        customers simulates its futures from its own random stream.
 
     Returns
     -------
@@ -322,62 +355,91 @@ def forecast(
     bg_draws = transaction_model.sample_params(n_draws, method=draws, random_seed=seed_bg)
     gg_draws = spend_model.sample_params(n_draws, method=draws, random_seed=seed_gg)
 
-    def if_alive(params: Any, x: np.ndarray, T: np.ndarray, discounted: bool = True) -> np.ndarray:
-        """Purchases over the horizon if alive at T (discounted or not), once per distinct (x, T)."""
-        (ux, uT), _, inverse = compress_patterns(x, T)
-        if not discounted:
-            values = bg.discounted_purchases_if_alive(params, H, 0.0, ux, uT)
-        elif discounting == "discrete":
-            values = bg.discounted_purchases_if_alive_discrete(params, n_periods, period, period_rate, ux, uT)
-        else:
-            values = bg.discounted_purchases_if_alive(params, H, delta, ux, uT)
-        return values[..., inverse]
+    # customers with the same history share every forecast (and one set of simulated futures)
+    (px, pt_x, pT, pm), weight, pattern = compress_patterns(s.frequency, s.recency, s.T, s.monetary_value)
 
-    n = len(s.index)
-    chunk = max(1, int(memory_budget // (8 * _ARRAYS_PER_CELL * (n_draws + 1))))
+    def future(params: Any) -> XTInterpolant:
+        """Discounted and undiscounted purchases over the horizon if alive at T, tabulated once."""
+
+        def evaluate(ux: np.ndarray, uT: np.ndarray) -> tuple[np.ndarray, ...]:
+            if discounting == "discrete":
+                discounted = bg.discounted_purchases_if_alive_discrete(params, n_periods, period, period_rate, ux, uT)
+            else:
+                discounted = bg.discounted_purchases_if_alive(params, H, delta, ux, uT)
+            if not np.isfinite(H):
+                return (discounted,)
+            return discounted, bg.discounted_purchases_if_alive(params, H, 0.0, ux, uT)
+
+        return XTInterpolant(evaluate, unpack(params, bg.PARAM_NAMES)[1], px, pT)
+
+    n = len(px)
+    workers = max(1, int(n_jobs))
+    # chunks are whole blocks of patterns (at least one, whatever the budget)
+    chunk = min(-(-n // workers), int(memory_budget // (8 * _ARRAYS_PER_CELL * (n_draws + 1) * workers)))
+    chunk = max(SIMULATION_BLOCK, chunk - chunk % SIMULATION_BLOCK)
     out: dict[str, np.ndarray] = {name: np.empty(n) for name in COLUMNS if name not in ("frequency", "recency", "T", "monetary_value")}
-    cohort_purchases = np.zeros(n_draws)
-    cohort_clv = np.zeros(n_draws)
     bg_arrays = unpack(bg_draws, bg.PARAM_NAMES)
     gg_arrays = unpack(gg_draws, gg.PARAM_NAMES)
-    sim_rng = np.random.default_rng(seed_sim)
     # an infinite horizon is simulated until the discount factor is below exp(-40)
     sim_horizon = H if np.isfinite(H) else 40.0 / delta
     point_bg, point_gg = transaction_model.params_, spend_model.params_
-    for start in range(0, n, chunk):
+    starts = range(0, n, chunk)
+    # one random stream per block of patterns: the futures do not depend on chunks or threads
+    block_seeds = seed_sim.spawn(-(-n // SIMULATION_BLOCK))
+
+    def work(start: int) -> tuple[np.ndarray, np.ndarray]:
+        """Fill the outputs of one chunk of patterns; return its per-draw cohort sums."""
         sl = slice(start, min(start + chunk, n))
-        x, t_x, T, m = s.frequency[sl], s.recency[sl], s.T[sl], s.monetary_value[sl]
+        x, t_x, T, m, w = px[sl], pt_x[sl], pT[sl], pm[sl], weight[sl]
         alive_d = bg.prob_alive(bg_draws, x, t_x, T)
         alive = bg.prob_alive(point_bg, x, t_x, T)
         spend_d = gg.expected_spend(gg_draws, x, m)
-        clv_d = margin * spend_d * alive_d * if_alive(bg_draws, x, T)
+        if_alive_d, if_alive = future_d(x, T), future_point(x, T)
+        clv_d = margin * spend_d * alive_d * if_alive_d[0]
         out["prob_alive"][sl] = alive
         out["prob_alive_lower"][sl], out["prob_alive_upper"][sl] = _quantiles(alive_d, ci)
         out["expected_spend"][sl] = gg.expected_spend(point_gg, x, m)
         out["expected_spend_lower"][sl], out["expected_spend_upper"][sl] = _quantiles(spend_d, ci)
-        out["clv"][sl] = margin * out["expected_spend"][sl] * alive * if_alive(point_bg, x, T)
+        out["clv"][sl] = margin * out["expected_spend"][sl] * alive * if_alive[0]
         out["clv_lower"][sl], out["clv_upper"][sl] = _quantiles(clv_d, ci)
-        cohort_clv += clv_d.sum(axis=1)
+        cohort_clv = clv_d @ w
+        del spend_d, clv_d
         if np.isfinite(H):
-            purchases_d = alive_d * if_alive(bg_draws, x, T, discounted=False)
-            out["expected_purchases"][sl] = alive * if_alive(point_bg, x, T, discounted=False)
+            purchases_d = alive_d * if_alive_d[1]
+            out["expected_purchases"][sl] = alive * if_alive[1]
             out["expected_purchases_lower"][sl], out["expected_purchases_upper"][sl] = _quantiles(purchases_d, ci)
-            cohort_purchases += purchases_d.sum(axis=1)
+            cohort_purchases = purchases_d @ w
+            del purchases_d
         else:
             for name in ("expected_purchases", "expected_purchases_lower", "expected_purchases_upper"):
                 out[name][sl] = np.inf
-            cohort_purchases[:] = np.inf
-        if predictive:
-            counts, values = _simulate_future(sim_rng, alive_d, bg_arrays, gg_arrays, x, T, m, sim_horizon, discount)
-            out["purchases_pred_lower"][sl], out["purchases_pred_upper"][sl] = _quantiles(counts, ci)
-            out["clv_pred_lower"][sl], out["clv_pred_upper"][sl] = _quantiles(margin * values, ci)
+            cohort_purchases = np.full(n_draws, np.inf)
+        del if_alive_d
+        for block in range(sl.start, sl.stop, SIMULATION_BLOCK) if predictive else ():
+            rng = np.random.default_rng(block_seeds[block // SIMULATION_BLOCK])
+            bl = slice(block, min(block + SIMULATION_BLOCK, sl.stop))
+            local = slice(bl.start - sl.start, bl.stop - sl.start)
+            counts, values = _simulate_future(rng, alive_d[:, local], bg_arrays, gg_arrays, px[bl], pT[bl], pm[bl], sim_horizon, discount)
+            out["purchases_pred_lower"][bl], out["purchases_pred_upper"][bl] = _quantiles(counts, ci, method="inverted_cdf")
+            out["clv_pred_lower"][bl], out["clv_pred_upper"][bl] = _quantiles(margin * values, ci)
+        return cohort_purchases, cohort_clv
+
+    with single_threaded_blas():
+        future_d, future_point = future(bg_draws), future(point_bg)
+        if workers == 1 or len(starts) == 1:
+            sums = [work(start) for start in starts]
+        else:  # numpy releases the GIL in the heavy loops: chunks run on all workers
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                sums = list(pool.map(work, starts))
+    cohort_purchases = np.sum([p for p, _ in sums], axis=0)
+    cohort_clv = np.sum([c for _, c in sums], axis=0)
     frame = pd.DataFrame(
         {"frequency": s.frequency.astype(np.int64), "recency": s.recency, "T": s.T, "monetary_value": s.monetary_value},
         index=s.index,
     )
     for name, values in out.items():
         if predictive or "_pred_" not in name:
-            frame[name] = values
+            frame[name] = values[pattern]
     settings = {
         "horizon": "infinite" if not np.isfinite(H) else H,
         "time_unit": unit,
@@ -388,7 +450,7 @@ def forecast(
         "margin": margin,
         "ci": ci,
         "n_draws": n_draws,
-        "draws": draws,
+        "draws": draws or "model default",
         "random_seed": random_seed,
     }
     frame.attrs = {"settings": settings}

@@ -10,6 +10,7 @@ values, which are uniform on (0, 1) when the model is calibrated (Czado, Gneitin
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,9 +18,9 @@ import numpy as np
 import pandas as pd
 
 from .data import validate_summary
-from .models.beta_geo import BetaGeo, expected_purchases, prob_purchases_conditional
+from .models.beta_geo import BetaGeo, expected_purchases, prob_purchases_table
 
-__all__ = ["HoldoutReport", "evaluate_holdout"]
+__all__ = ["HoldoutReport", "evaluate_holdout", "predictive_cdfs"]
 
 #: customers per chunk of the (counts x customers) predictive table
 CHUNK = 20_000
@@ -50,33 +51,46 @@ class HoldoutReport:
     pit_deciles: pd.Series
 
 
+def predictive_cdfs(
+    params: Any, horizon: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray, *, tail: float = 1e-10
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The exact predictive distribution function of holdout purchases, in pieces.
+
+    Yields ``(rows, cdf)``: ``cdf[k, j] = P(Y(horizon) <= k | x, t_x, T)`` of customer
+    ``rows[j]``, with enough counts that less than ``tail`` of each customer's probability lies
+    beyond the last. Customers go in chunks in order of frequency; those whose tail is still
+    too heavy (a few heavy buyers) are evaluated again with four times as many counts, so they
+    do not lengthen the table of everyone else.
+    """
+    order = np.argsort(x, kind="stable")
+    for start in range(0, len(x), CHUNK):
+        rows = order[start : start + CHUNK]
+        k_max = 32
+        while len(rows):
+            cdf = np.cumsum(prob_purchases_table(params, k_max, horizon[rows], x[rows], t_x[rows], T[rows]), axis=0)
+            done = (cdf[-1] >= 1 - tail) | (k_max >= 100_000)
+            yield rows[done], cdf[:, done]
+            rows = rows[~done]
+            k_max *= 4
+
+
 def _predictive_cdf_bounds(
     params: Any, horizon: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray, actual: np.ndarray, ci: float, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Interval bounds and randomised PIT from the exact predictive pmf, in chunks of customers."""
+    """Interval bounds and randomised PIT values from the exact predictive distribution."""
     n = len(x)
     lower = np.empty(n, dtype=np.int64)
     upper = np.empty(n, dtype=np.int64)
     pit = np.empty(n)
     uniforms = rng.uniform(size=n)
     lo_q, hi_q = (1 - ci) / 2, (1 + ci) / 2
-    for start in range(0, n, CHUNK):
-        sl = slice(start, min(start + CHUNK, n))
-        k_max = max(16, 2 * int(actual[sl].max(initial=0)) + 2)
-        while True:
-            counts = np.arange(k_max + 1, dtype=np.float64)[:, None]
-            pmf = prob_purchases_conditional(params, counts, horizon[sl], x[sl], t_x[sl], T[sl])
-            cdf = np.cumsum(pmf, axis=0)
-            if cdf[-1].min() >= 1 - 1e-9 or k_max >= 100_000:
-                break
-            k_max *= 2
-        lower[sl] = (cdf < lo_q - 1e-12).sum(axis=0)
-        upper[sl] = (cdf < hi_q - 1e-12).sum(axis=0)
-        y = actual[sl]
-        cols = np.arange(len(y))
+    for rows, cdf in predictive_cdfs(params, horizon, x, t_x, T):
+        lower[rows] = (cdf < lo_q - 1e-12).sum(axis=0)
+        upper[rows] = (cdf < hi_q - 1e-12).sum(axis=0)
+        y = np.minimum(actual[rows], len(cdf) - 1)
+        cols = np.arange(len(rows))
         below = np.where(y > 0, cdf[np.maximum(y - 1, 0), cols], 0.0)
-        at = cdf[np.minimum(y, k_max), cols]
-        pit[sl] = below + uniforms[sl] * (at - below)
+        pit[rows] = below + uniforms[rows] * (cdf[y, cols] - below)
     return lower, upper, pit
 
 

@@ -366,14 +366,17 @@ def test_penalty_minimises_lifetimes_penalised_objective(cdnow):
 
 
 def test_html_display(fitted):
-    assert BetaGeo()._repr_html_() == "<pre>BetaGeo(penalty=0.0)</pre>"
+    assert BetaGeo()._repr_html_() == "<pre>BetaGeo()</pre>"
+    assert BetaGeo(penalty=0.5)._repr_html_() == "<pre>BetaGeo(penalty=0.5)</pre>"
     shown = fitted._repr_html_()
     assert "2,357 customers" in shown and "converged" in shown and "<table" in shown and "alpha" in shown
 
 
 def test_settings_protocol():
     model = BetaGeo(penalty=0.1)
-    assert model.get_params() == {"penalty": 0.1}
+    assert model.get_params()["penalty"] == 0.1
+    assert set(model.get_params()) == {"penalty", "priors", "draws", "tune", "chains", "target_accept", "sampler",
+                                       "random_seed", "progressbar", "log_likelihood"}
     assert model.set_params(penalty=0.2).penalty == 0.2
     assert repr(model) == "BetaGeo(penalty=0.2)"
     with pytest.raises(ValueError, match="no setting"):
@@ -411,3 +414,21 @@ def test_weighted_patterns_give_the_same_fit(cdnow):
     assert big.loglik_ == pytest.approx(20 * small.loglik_, rel=1e-10)
     assert big.n_patterns_ == small.n_patterns_
     np.testing.assert_allclose(big.covariance_ * 20, small.covariance_, rtol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}, {"r": 3.1, "alpha": 0.6, "a": 2.4, "b": 0.7}, {"r": 0.05, "alpha": 50.0, "a": 0.2, "b": 8.0}],
+)
+def test_pmf_table_by_recurrence_equals_the_closed_form(params):
+    rng = np.random.default_rng(0)
+    n = 300
+    x = rng.integers(0, 30, n).astype(float)
+    T = rng.uniform(1, 300, n)
+    t_x = T * rng.uniform(0, 1, n) * (x > 0)
+    horizon = rng.uniform(1, 200, n)
+    closed = bg.prob_purchases_conditional(params, np.arange(61.0)[:, None], horizon, x, t_x, T)
+    table = bg.prob_purchases_table(params, 60, horizon, x, t_x, T)
+    np.testing.assert_allclose(table, closed, rtol=0, atol=1e-13)
+    with pytest.raises(ValueError, match="point estimate"):
+        bg.prob_purchases_table(pd.DataFrame([params, params]), 5, 10.0, x, t_x, T)

@@ -62,12 +62,24 @@ def test_seeded_and_chunked(models, cdnow):
     one = forecast(*models, data, horizon=26, discount_rate=0.1, n_draws=60, random_seed=5).to_frame()
     two = forecast(*models, data, horizon=26, discount_rate=0.1, n_draws=60, random_seed=5).to_frame()
     pd.testing.assert_frame_equal(one, two)
-    # a tiny memory budget forces chunks of a few customers: the same draws give the same values
+    # a tiny memory budget forces chunks of a few customers: the same draws and the same
+    # random stream per block of customers give the same values
     small = forecast(*models, data, horizon=26, discount_rate=0.1, n_draws=60, random_seed=5, memory_budget=200_000).to_frame()
-    credible = [c for c in one.columns if "_pred_" not in c]
-    pd.testing.assert_frame_equal(small[credible], one[credible])
-    # the simulated futures use the random stream in another order, so compare in aggregate
-    assert small["clv_pred_upper"].mean() == pytest.approx(one["clv_pred_upper"].mean(), rel=0.1)
+    pd.testing.assert_frame_equal(small, one)
+    # and so does the number of threads
+    single = forecast(*models, data, horizon=26, discount_rate=0.1, n_draws=60, random_seed=5, memory_budget=200_000, n_jobs=1).to_frame()
+    pd.testing.assert_frame_equal(single, one)
+
+
+def test_quantiles_match_numpy():
+    from clvmodels.forecast import _quantiles
+
+    rng = np.random.default_rng(0)
+    values, counts = rng.gamma(0.5, size=(999, 40)), rng.poisson(1.3, size=(1000, 40))
+    for ci in (0.5, 0.8, 0.9, 0.95):
+        levels = [(1 - ci) / 2, (1 + ci) / 2]
+        np.testing.assert_allclose(_quantiles(values, ci), np.quantile(values, levels, axis=0), rtol=1e-14)
+        np.testing.assert_array_equal(_quantiles(counts, ci, "inverted_cdf"), np.quantile(counts, levels, axis=0, method="inverted_cdf"))
 
 
 def test_zero_discount_and_infinite_horizon(models, cdnow):
@@ -140,3 +152,32 @@ def test_bad_arguments(models, cdnow):
         forecast(*models, cdnow, horizon=10, discount_rate=0.1, discounting="discrete")
     with pytest.raises(ValueError, match="monetary_value"):
         forecast(*models, cdnow.drop(columns="monetary_value"), horizon=10, discount_rate=0.1)
+
+
+@pytest.mark.parametrize("discounting", ["continuous", "discrete"])
+def test_simulated_futures_follow_the_model(discounting):
+    """For one history and fixed parameters, the simulated purchase counts follow the exact
+    conditional pmf and the mean discounted value equals expected spend times discounted purchases."""
+    from clvmodels.forecast import _simulate_future
+
+    params_bg = {"r": 0.2426, "alpha": 4.4136, "a": 0.7929, "b": 2.4259}
+    params_gg = {"p": 6.25, "q": 3.74, "gamma": 15.44}
+    n = 200_000
+    x, t_x, T, m = np.array([2.0]), np.array([30.43]), np.array([38.86]), np.array([35.0])
+    horizon, delta, period, rate = 52.0, 0.01, 4.0, 0.05
+    alive = bg.prob_alive(params_bg, x, t_x, T)
+    bg_arrays = tuple(np.full((n, 1), params_bg[k]) for k in bg.PARAM_NAMES)
+    gg_arrays = tuple(np.full((n, 1), params_gg[k]) for k in gg.PARAM_NAMES)
+    if discounting == "continuous":
+        discount = lambda t: np.exp(-delta * t)  # noqa: E731
+        det = bg.discounted_expected_purchases(params_bg, horizon, delta, x, t_x, T)
+    else:
+        discount = lambda t: (1 + rate) ** -np.ceil(t / period)  # noqa: E731
+        det = bg.discounted_expected_purchases_discrete(params_bg, int(horizon / period), period, rate, x, t_x, T)
+    counts, values = _simulate_future(np.random.default_rng(5), np.full((n, 1), alive), bg_arrays, gg_arrays, x, T, m, horizon, discount)
+    k = np.arange(8)
+    pmf = bg.prob_purchases_conditional(params_bg, k[:, None], horizon, x, t_x, T)[:, 0]
+    observed = np.bincount(counts[:, 0], minlength=8)[:8] / n
+    assert np.all(np.abs(observed - pmf) <= 4 * np.sqrt(pmf * (1 - pmf) / n) + 1e-5), (observed, pmf)
+    expected_value = float(gg.expected_spend(params_gg, x, m)[0] * det[0])
+    assert values.mean() == pytest.approx(expected_value, abs=4 * values.std() / np.sqrt(n))

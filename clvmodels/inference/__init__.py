@@ -1,1 +1,2 @@
-"""Inference back-ends: maximum likelihood (``mle``); Bayesian inference comes later."""
+"""Inference back-ends: maximum likelihood (``mle``) and Bayesian inference with PyMC (``bayes``,
+with the compiled log-posterior kernels of ``kernels``); PyMC and numba load on first use."""

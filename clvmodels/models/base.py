@@ -1,4 +1,5 @@
-"""What every model shares: settings, the maximum-likelihood fit, fitted state and summary."""
+"""What every model shares: settings, fit dispatch (maximum likelihood or Bayesian), fitted state,
+parameter draws, summary, and saving and loading."""
 
 from __future__ import annotations
 
@@ -21,15 +22,47 @@ __all__ = ["Model"]
 class Model:
     """Base class of the clvmodels estimators (scikit-learn conventions).
 
-    Settings are keyword-only arguments of ``__init__`` stored unchanged; ``fit`` returns the
-    model; fitted state ends in ``_``.
+    Settings are keyword-only arguments of ``__init__`` stored unchanged (checked when ``fit``
+    uses them); ``fit(data, method=...)`` returns the model; fitted state ends in ``_``.
+
+    Parameters
+    ----------
+    penalty : float
+        L2 penalty of maximum likelihood (``method="mle"``); see the model's class.
+    priors : dict, optional
+        Bayesian methods: parameter name -> :class:`~clvmodels.inference.bayes.Prior`, replacing
+        the default prior of that parameter (the others keep theirs; see
+        :func:`~clvmodels.inference.bayes.default_priors` for the defaults and their reasoning).
+    draws, tune, chains : int
+        NUTS: draws kept per chain, warm-up iterations per chain (discarded), and chains. The
+        chains run in parallel on the available cores. ``tune=None`` takes the sampler's own
+        default: 300 for nutpie (whose mass-matrix adaptation settles fast), 1000 for PyMC.
+        ADVI: ``chains x draws`` draws of the fitted approximation.
+    target_accept : float
+        NUTS target acceptance rate; raise it (0.95) when there are divergences.
+    sampler : {"auto", "nutpie", "pymc"}
+        NUTS implementation. ``"auto"``: nutpie when installed (``clvmodels[nutpie]``), else
+        PyMC's NUTS.
+    random_seed : int, optional
+        Seed of the Bayesian fits; the same seed gives the same draws.
+    progressbar : bool, optional
+        Show progress; by default on in a terminal or notebook, off in batch jobs and CI.
+    log_likelihood : bool, optional
+        Store the per-customer log-likelihood of every draw in ``idata_`` (for ``az.loo``).
+        By default it is stored when it takes at most
+        :data:`~clvmodels.inference.bayes.LOG_LIKELIHOOD_BUDGET` bytes (1 GB; 4,000 draws of
+        31,000 customers) and left out otherwise, with a note in ``idata_.attrs``.
 
     Fitted attributes
     -----------------
+    method_ : str
+        How the model was fitted: ``"mle"``, ``"nuts"``, ``"advi"`` or ``"map"``.
     params_ : Series
-        Maximum-likelihood estimates, indexed by the papers' parameter names.
+        Maximum-likelihood estimates (``"mle"``), posterior means (``"nuts"``, ``"advi"``) or
+        the posterior mode (``"map"``), indexed by the papers' parameter names.
     covariance_ : DataFrame
-        Symmetric covariance of ``params_`` (delta method from the log-parameters).
+        Symmetric covariance of ``params_`` (delta method from the log-parameters; for
+        posterior fits, the posterior covariance).
     loglik_ : float
         Log-likelihood at ``params_`` (unpenalised), summed over customers.
     n_customers_ : int
@@ -38,14 +71,48 @@ class Model:
         Whether the optimiser met its criteria (small gradient, positive-definite Hessian,
         no parameter at 0 or infinity).
     optimizer_ : dict
-        Optimiser diagnostics.
+        Optimiser diagnostics (``"mle"``, ``"map"``).
+    idata_ : arviz.InferenceData
+        ``"nuts"`` and ``"advi"``: groups ``posterior``, ``sample_stats``, ``observed_data``
+        (per customer), ``constant_data`` (the weighted patterns) and, within the memory budget,
+        ``log_likelihood`` (per customer and draw).
+    sampler_ : dict
+        ``"nuts"`` and ``"advi"``: which sampler ran, its settings, wall time and the
+        convergence problems found (empty when ``converged_``).
+    priors_ : dict
+        Bayesian fits: the priors used, defaults filled in.
     """
 
     param_names: ClassVar[tuple[str, ...]] = ()
-    _settings: ClassVar[tuple[str, ...]] = ("penalty",)
+    _settings: ClassVar[tuple[str, ...]] = (
+        "penalty", "priors", "draws", "tune", "chains", "target_accept", "sampler", "random_seed", "progressbar",
+        "log_likelihood",
+    )
 
-    def __init__(self, *, penalty: float = 0.0) -> None:
+    def __init__(
+        self,
+        *,
+        penalty: float = 0.0,
+        priors: dict[str, Any] | None = None,
+        draws: int = 1000,
+        tune: int | None = None,
+        chains: int = 4,
+        target_accept: float = 0.8,
+        sampler: str = "auto",
+        random_seed: int | None = None,
+        progressbar: bool | None = None,
+        log_likelihood: bool | None = None,
+    ) -> None:
         self.penalty = penalty
+        self.priors = priors
+        self.draws = draws
+        self.tune = tune
+        self.chains = chains
+        self.target_accept = target_accept
+        self.sampler = sampler
+        self.random_seed = random_seed
+        self.progressbar = progressbar
+        self.log_likelihood = log_likelihood
 
     # -- scikit-learn protocol ----------------------------------------------------------------
 
@@ -62,7 +129,10 @@ class Model:
         return self
 
     def __repr__(self) -> str:
-        settings = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        # the settings that differ from their defaults, as scikit-learn prints them
+        defaults = Model().get_params()
+        changed = {k: v for k, v in self.get_params().items() if not _same(v, defaults[k])}
+        settings = ", ".join(f"{k}={v!r}" for k, v in changed.items())
         return f"{type(self).__name__}({settings})"
 
     def _repr_html_(self) -> str:
@@ -101,6 +171,25 @@ class Model:
         """Return ``(loglik_and_grad, starts, coarse)`` for weighted patterns (per model)."""
         raise NotImplementedError
 
+    def _fit(
+        self,
+        method: str,
+        patterns: tuple[np.ndarray, ...],
+        weights: np.ndarray,
+        inverse: np.ndarray,
+        observed: Callable[[], pd.DataFrame],
+    ) -> None:
+        """Fit weighted patterns by ``method``; ``observed()`` gives the per-customer data
+        (kept in ``idata_`` by the Bayesian methods) and ``inverse`` maps customers to patterns."""
+        if method == "mle":
+            self._fit_patterns(patterns, weights)
+            return
+        from ..inference import bayes
+
+        if method not in bayes.METHODS:
+            raise ValueError(f"method={method!r}; use 'mle' (maximum likelihood), 'nuts', 'advi' or 'map'.")
+        bayes.fit(self, method, patterns, weights, inverse, observed())
+
     def _fit_patterns(self, patterns: tuple[np.ndarray, ...], weights: np.ndarray) -> None:
         """Maximise the likelihood of weighted patterns and store the fitted state.
 
@@ -112,6 +201,9 @@ class Model:
         n_customers = float(weights.sum())
         result = _maximize(type(self), penalty, patterns, weights)
         names = list(self.param_names)
+        for attr in ("idata_", "sampler_", "priors_"):
+            self.__dict__.pop(attr, None)
+        self.method_ = "mle"
         self._patterns_ = patterns
         self._pattern_weights_ = weights
         self.n_patterns_ = len(weights)
@@ -137,7 +229,7 @@ class Model:
         self,
         n_draws: int = 1000,
         *,
-        method: str = "laplace",
+        method: str | None = None,
         random_seed: int | np.random.SeedSequence | None = None,
         n_jobs: int = 2,
     ) -> pd.DataFrame:
@@ -147,12 +239,20 @@ class Model:
         ----------
         n_draws : int
             Number of draws.
-        method : {"laplace", "bootstrap"}
+        method : {None, "laplace", "bootstrap", "posterior"}
+            ``None``: the fit's own kind of draws (``"posterior"`` after ``nuts`` or ``advi``,
+            ``"laplace"`` otherwise).
             ``"laplace"``: the asymptotic normal distribution of the log-parameters at the
             maximum-likelihood estimate (mean ``log(params_)``, covariance ``covariance_log_``),
-            mapped back so that every draw is positive. ``"bootstrap"``: resample the
-            customers with replacement (multinomial counts over the fitted patterns) and refit,
-            once per draw.
+            mapped back so that every draw is positive; after ``method="map"``, the Laplace
+            approximation of the posterior at its mode. ``"bootstrap"``: resample the
+            customers with replacement (multinomial counts over the fitted patterns) and refit
+            by maximum likelihood, once per draw (maximum-likelihood fits only).
+            ``"posterior"``: a seeded random subset of the posterior draws in ``idata_``
+            (see :func:`clvmodels.inference.bayes.posterior_draws` for ``n_draws`` larger than
+            the draws available: each is then repeated as evenly as possible). After a posterior
+            fit the posterior draws are the parameter uncertainty: ``"laplace"`` and
+            ``"bootstrap"`` are refused there.
         random_seed : int or SeedSequence, optional
             Seed; the same seed gives the same draws (for the bootstrap, whatever ``n_jobs``).
         n_jobs : int
@@ -179,6 +279,28 @@ class Model:
             raise ValueError(f"n_draws={n_draws!r} must be a whole number >= 1.")
         n_draws = int(n_draws)
         seed = random_seed if isinstance(random_seed, np.random.SeedSequence) else np.random.SeedSequence(random_seed)
+        posterior = getattr(self, "idata_", None) is not None
+        if method is None:
+            method = "posterior" if posterior else "laplace"
+        if posterior and method == "posterior":
+            from ..inference.bayes import posterior_draws
+
+            return posterior_draws(self, n_draws, seed)
+        if method == "posterior":
+            raise ValueError(
+                f"method='posterior' needs a posterior fit (method_={getattr(self, 'method_', 'mle')!r}); "
+                "fit with method='nuts' or 'advi', or use method='laplace'."
+            )
+        if posterior and method in ("laplace", "bootstrap"):
+            raise ValueError(
+                f"method={method!r} approximates the uncertainty of a maximum-likelihood fit, but "
+                f"this model was fitted by {self.method_!r}: use its posterior draws (method=None)."
+            )
+        if method == "bootstrap" and getattr(self, "method_", "mle") != "mle":
+            raise ValueError(
+                f"method='bootstrap' refits by maximum likelihood, but this model was fitted by "
+                f"{self.method_!r}; use the posterior draws (method=None)."
+            )
         if method == "laplace":
             cov = self.covariance_log_.to_numpy()
             if not np.all(np.isfinite(cov)):
@@ -198,7 +320,7 @@ class Model:
                     stacklevel=2,
                 )
         else:
-            raise ValueError(f"method={method!r}; use 'laplace' or 'bootstrap'.")
+            raise ValueError(f"method={method!r}; use 'laplace', 'bootstrap' or 'posterior'.")
         return pd.DataFrame(values, columns=list(self.param_names), index=pd.RangeIndex(n_draws, name="draw"))
 
     def _bootstrap(self, n_draws: int, seed: np.random.SeedSequence, n_jobs: int) -> tuple[np.ndarray, np.ndarray]:
@@ -228,11 +350,19 @@ class Model:
         Returns
         -------
         DataFrame
-            One row per parameter with ``estimate``, ``std_error`` (delta method) and
-            ``lower``, ``upper``: a Wald interval on the log scale mapped back, so that the
-            bounds stay positive (``estimate * exp(-+ z * se_log)``).
+            Maximum likelihood and MAP: one row per parameter with ``estimate``,
+            ``std_error`` (delta method) and ``lower``, ``upper``: a Wald interval on the log
+            scale mapped back, so that the bounds stay positive
+            (``estimate * exp(-+ z * se_log)``). Posterior fits (``nuts``, ``advi``):
+            ``mean, sd, lower, upper`` (equal-tailed credible interval) and ArviZ's
+            ``mcse_mean, ess_bulk, ess_tail, r_hat``
+            (:func:`clvmodels.inference.bayes.posterior_summary`).
         """
         self._check_fitted()
+        if getattr(self, "idata_", None) is not None:
+            from ..inference.bayes import posterior_summary
+
+            return posterior_summary(self.idata_, self.param_names, ci)
         if not 0 < ci < 1:
             raise ValueError(f"ci={ci!r} must be between 0 and 1, for example 0.95.")
         z = stats.norm.ppf(0.5 + ci / 2.0)
@@ -249,6 +379,92 @@ class Model:
         )
         table.attrs["ci"] = ci
         return table
+
+    # -- Bayesian helpers, saving and loading ----------------------------------------------------
+
+    def _pattern_data(self, data: pd.DataFrame) -> tuple[tuple[np.ndarray, ...], np.ndarray, np.ndarray, pd.DataFrame]:
+        """``(patterns, weights, inverse, observed)`` of ``data``, as ``fit`` uses them (per model)."""
+        raise NotImplementedError
+
+    def build_pymc_model(self, data: pd.DataFrame | None = None) -> Any:
+        """The PyMC model behind the Bayesian fits, to inspect or extend and sample yourself.
+
+        The priors are the model's (``priors`` setting over the defaults) and the likelihood is
+        the model's log-likelihood over weighted patterns, a ``pm.Potential`` named
+        ``"loglik"``; see :func:`clvmodels.inference.bayes.build_pymc_model`.
+
+        Parameters
+        ----------
+        data : DataFrame, optional
+            The per-customer summary; by default the data of the last fit.
+
+        Returns
+        -------
+        pymc.Model
+        """
+        from ..inference import bayes
+
+        if data is None:
+            self._check_fitted()
+            patterns, weights = self._patterns_, self._pattern_weights_
+        else:
+            patterns, weights, _, _ = self._pattern_data(data)
+        name = type(self).__name__
+        priors = bayes.resolve_priors(name, self.priors, bayes._data_scale(name, patterns, weights))
+        return bayes.build_pymc_model(name, patterns, weights, priors)
+
+    def prior_predictive(
+        self,
+        data: pd.DataFrame,
+        n_draws: int = 200,
+        *,
+        random_seed: int | None = None,
+        max_customers: int = 10_000,
+    ) -> Any:
+        """Prior predictive check: data simulated from parameter draws of the priors.
+
+        Each prior draw simulates the customers of ``data`` (their observation lengths T, or for
+        Gamma-Gamma their numbers of repeat purchases; a random ``max_customers`` of them when
+        there are more) with the model's ``simulate`` function and summarises the result: for
+        BG/NBD the shares of customers with 0, 1, ..., 6 and 7+ repeat purchases and the mean
+        frequency, for Gamma-Gamma the mean, median and 10% / 90% quantiles of the mean spend.
+        Priors that put the observed statistics far in the tails rule the data out before
+        seeing them (Gelman, Simpson & Betancourt 2017).
+
+        Returns
+        -------
+        clvmodels.inference.bayes.PriorPredictiveCheck
+            ``.params``, ``.statistics``, ``.observed`` and ``.summary(ci)``.
+        """
+        from ..inference import bayes
+
+        _, _, _, observed = self._pattern_data(data)
+        customers = tuple(observed[c].to_numpy(dtype=np.float64) for c in observed.columns)
+        return bayes.prior_predictive(self, customers, n_draws, max_customers=max_customers, random_seed=random_seed)
+
+    def save(self, path: Any) -> Any:
+        """Save the fitted model: JSON for ``mle`` and ``map`` fits, NetCDF for posteriors.
+
+        See :func:`clvmodels.io.save_model`; read it back with :func:`clvmodels.load` or
+        ``type(model).load(path)``.
+        """
+        from ..io import save_model
+
+        return save_model(self, path)
+
+    @classmethod
+    def load(cls, path: Any) -> Model:
+        """Load a model saved by :meth:`save`; raises ``ValueError`` if the file holds another model."""
+        from ..io import load_model
+
+        return load_model(path, expected=cls)
+
+
+def _same(a: Any, b: Any) -> bool:
+    try:
+        return bool(a == b) and type(a) is type(b)
+    except (TypeError, ValueError):
+        return False
 
 
 def _maximize(model_type: type[Model], penalty: float, patterns: tuple[np.ndarray, ...], weights: np.ndarray) -> MLEResult:

@@ -174,7 +174,7 @@ def simulate(
 
 
 class GammaGamma(Model):
-    """Gamma-Gamma model of spend per transaction, fitted by maximum likelihood.
+    """Gamma-Gamma model of spend per transaction, fitted by maximum likelihood or Bayesian inference.
 
     ``fit`` uses the customers with ``frequency > 0`` only (their mean repeat spend is the
     data) and warns with a :class:`~clvmodels.exceptions.StatisticalWarning` when frequency
@@ -185,6 +185,9 @@ class GammaGamma(Model):
     ----------
     penalty : float
         L2 penalty on the parameters, as in :class:`~clvmodels.BetaGeo`.
+    priors, draws, tune, chains, target_accept, sampler, random_seed, progressbar, log_likelihood
+        Settings of the Bayesian fits (``fit(data, method="nuts")``, ``"advi"``, ``"map"``);
+        see :class:`~clvmodels.models.base.Model` and :mod:`clvmodels.inference.bayes`.
 
     Fitted attributes
     -----------------
@@ -207,24 +210,19 @@ class GammaGamma(Model):
 
     param_names = PARAM_NAMES
 
-    def fit(self, data: pd.DataFrame) -> GammaGamma:
-        """Fit by maximum likelihood on the customers with ``frequency > 0``.
+    def fit(self, data: pd.DataFrame, method: str = "mle") -> GammaGamma:
+        """Fit on the customers with ``frequency > 0``, by maximum likelihood or Bayesian inference.
 
         Parameters
         ----------
         data : DataFrame
             Per-customer ``frequency``, ``monetary_value`` (and ``recency``, ``T``), as from
             :func:`clvmodels.rfm_summary` with ``amount_col``.
+        method : {"mle", "nuts", "advi", "map"}
+            As in :meth:`clvmodels.BetaGeo.fit`.
         """
-        s = validate_summary(data, monetary=True)
-        repeat = s.frequency > 0
-        n = int(repeat.sum())
-        if n < 2:
-            raise ValueError(
-                f"Gamma-Gamma needs customers with repeat purchases; data has {n} "
-                "(frequency > 0). Use a longer observation period."
-            )
-        x_all, m_all = s.frequency[repeat], s.monetary_value[repeat]
+        (x_all, m_all), s, repeat = self._repeat_buyers(data)
+        n = len(x_all)
         self.time_unit_ = data.attrs.get("time_unit") if hasattr(data, "attrs") else None
         if np.ptp(x_all) > 0 and np.ptp(m_all) > 0:
             corr, p_value = stats.pearsonr(x_all, m_all)
@@ -240,9 +238,31 @@ class GammaGamma(Model):
                 StatisticalWarning,
                 stacklevel=2,
             )
-        patterns, weights, _ = compress_patterns(x_all, m_all)
-        self._fit_patterns(patterns, weights)
+        patterns, weights, inverse = compress_patterns(x_all, m_all)
+
+        def observed() -> pd.DataFrame:
+            return pd.DataFrame({"frequency": x_all, "monetary_value": m_all}, index=s.index[repeat])
+
+        self._fit(method, patterns, weights, inverse, observed)
         return self
+
+    @staticmethod
+    def _repeat_buyers(data: pd.DataFrame) -> tuple[tuple[np.ndarray, np.ndarray], Any, np.ndarray]:
+        s = validate_summary(data, monetary=True)
+        repeat = s.frequency > 0
+        n = int(repeat.sum())
+        if n < 2:
+            raise ValueError(
+                f"Gamma-Gamma needs customers with repeat purchases; data has {n} "
+                "(frequency > 0). Use a longer observation period."
+            )
+        return (s.frequency[repeat], s.monetary_value[repeat]), s, repeat
+
+    def _pattern_data(self, data: pd.DataFrame) -> tuple[Any, ...]:
+        """``(patterns, weights, inverse, observed)`` of the repeat buyers."""
+        (x, m), s, repeat = self._repeat_buyers(data)
+        patterns, weights, inverse = compress_patterns(x, m)
+        return patterns, weights, inverse, pd.DataFrame({"frequency": x, "monetary_value": m}, index=s.index[repeat])
 
     @staticmethod
     def _objective(patterns: tuple[np.ndarray, ...], weights: np.ndarray) -> tuple[Any, list, None]:
