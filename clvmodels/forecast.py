@@ -370,7 +370,7 @@ def forecast(
                 return (discounted,)
             return discounted, bg.discounted_purchases_if_alive(params, H, 0.0, ux, uT)
 
-        return XTInterpolant(evaluate, unpack(params, bg.PARAM_NAMES)[1], px, pT)
+        return XTInterpolant(evaluate, unpack(params, bg.PARAM_NAMES)[1], px, pT, n_jobs=n_jobs)
 
     n = len(px)
     workers = max(1, int(n_jobs))

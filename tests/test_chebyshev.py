@@ -56,3 +56,15 @@ def test_degree_follows_the_width_of_the_range():
     assert chebyshev_degree(0.0) == 0
     narrow, wide = chebyshev_degree(0.05), chebyshev_degree(2.5)
     assert 4 <= narrow < wide <= 64
+
+
+def test_threads_do_not_change_the_values():
+    x, T = _customers(3000, 365.0, seed=4)
+
+    def evaluate(ux, uT):
+        return (bg.discounted_purchases_if_alive(DRAWS, 52.0, 0.01, ux, uT),)
+
+    alpha = DRAWS["alpha"].to_numpy()[:, None]
+    one, two = (XTInterpolant(evaluate, alpha, x, T, n_jobs=jobs) for jobs in (1, 2))
+    assert one.table is not None
+    np.testing.assert_array_equal(one(x, T)[0], two(x, T)[0])

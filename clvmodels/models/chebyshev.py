@@ -13,6 +13,7 @@ than evaluating every distinct (x, T) pair, which matters when T takes many valu
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
 import numpy as np
@@ -25,6 +26,8 @@ __all__ = ["XTInterpolant", "chebyshev_degree"]
 TOLERANCE = 1e-10
 #: Cells of the (draw, T, x) interpolation grid built at once (200 MB).
 _GRID_CELLS = 25_000_000
+#: Distinct frequencies tabulated together (a thread's unit of work).
+_X_GROUP = 8
 #: First degree tried (then doubled until the Chebyshev coefficients have decayed).
 _FIRST_DEGREE = 8
 #: Half-width of the strip around the real u axis assumed analytic and of moderate size
@@ -76,6 +79,9 @@ class XTInterpolant:
         All the customers' frequencies and ages that will be asked for.
     tolerance : float
         Relative accuracy of the interpolation.
+    n_jobs : int
+        Threads that tabulate the functions (groups of distinct x; the values do not depend
+        on the number of threads).
 
     Notes
     -----
@@ -93,8 +99,10 @@ class XTInterpolant:
         T: np.ndarray,
         *,
         tolerance: float = TOLERANCE,
+        n_jobs: int = 1,
     ) -> None:
         self.evaluate = evaluate
+        self.n_jobs = max(1, int(n_jobs))
         self.point = np.ndim(alpha) == 0
         self.alpha = np.asarray(alpha, dtype=np.float64).reshape(-1, 1)  # (S, 1)
         (ux, uT), _, _ = compress_patterns(np.asarray(x), np.asarray(T))
@@ -129,10 +137,19 @@ class XTInterpolant:
         """The functions at Lobatto points ``which`` of ``degree``: (functions, S, distinct x, points)."""
         nodes = np.cos(np.pi * which / degree)
         T_nodes = np.clip(np.exp(self.mid + self.half * nodes) - self.alpha, low, high)  # (S, points)
-        n_draws, n_x, n_points = self.alpha.shape[0], len(self.xs), len(which)
-        grid_T = np.broadcast_to(T_nodes[:, None, :], (n_draws, n_x, n_points)).reshape(n_draws, -1)
-        values = self.evaluate(np.repeat(self.xs, n_points), grid_T)
-        return np.stack([np.broadcast_to(v, grid_T.shape).reshape(n_draws, n_x, n_points) for v in values])
+        n_draws, n_points = self.alpha.shape[0], len(which)
+
+        def part(xs: np.ndarray) -> np.ndarray:
+            grid_T = np.broadcast_to(T_nodes[:, None, :], (n_draws, len(xs), n_points)).reshape(n_draws, -1)
+            values = self.evaluate(np.repeat(xs, n_points), grid_T)
+            return np.stack([np.broadcast_to(v, grid_T.shape).reshape(n_draws, len(xs), n_points) for v in values])
+
+        # fixed groups of x (so the values do not depend on n_jobs), spread over the threads
+        parts = [self.xs[i : i + _X_GROUP] for i in range(0, len(self.xs), _X_GROUP)]
+        if self.n_jobs == 1 or len(parts) == 1:
+            return np.concatenate([part(p) for p in parts], axis=2)
+        with ThreadPoolExecutor(max_workers=self.n_jobs) as pool:  # the special functions release the GIL
+            return np.concatenate(list(pool.map(part, parts)), axis=2)
 
     def __call__(self, x: np.ndarray, T: np.ndarray) -> tuple[np.ndarray, ...]:
         """The functions at customers ``(x, T)``, each of shape ``(S, N)`` (``(N,)`` for a point)."""
@@ -150,9 +167,10 @@ class XTInterpolant:
         for start in range(0, len(Ts), block):
             weights = self._barycentric(Ts[start : start + block])  # (S, block, nodes)
             rows = (T_index >= start) & (T_index < start + block)
+            cells = (T_index[rows] - start) * len(x_used) + x_index[rows]
             for k in range(n_functions):
                 grid = weights @ tables[k]  # (S, block, x used)
-                out[k][:, rows] = grid[:, T_index[rows] - start, x_index[rows]]
+                out[k][:, rows] = grid.reshape(n_draws, -1).take(cells, axis=1)
         result = out[..., inverse]
         return tuple(r[0] if self.point else r for r in result)
 
