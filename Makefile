@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test demo plots bench clean
+.PHONY: install test demo plots notebooks bench clean
 
 install: $(STAMP)
 
@@ -18,13 +18,17 @@ $(STAMP): pyproject.toml
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+# the CDNOW batch job: predictions, model files, holdout table, plots and manifest in build/cdnow-run
 demo: $(STAMP)
-	$(BIN)/python -m clvmodels.demo
-	@$(MAKE) --no-print-directory plots
+	$(BIN)/clvmodels run examples/cdnow.toml
 
 # every diagnostic plot on CDNOW as a PNG in build/gallery (docs/gallery keeps the README's few)
 plots: $(STAMP)
 	$(BIN)/python -m clvmodels.gallery build/gallery
+
+# the walk-through notebooks executed, with their outputs, in build/notebooks (the committed ones have none)
+notebooks: $(STAMP)
+	$(BIN)/python notebooks/build.py --execute build/notebooks
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py

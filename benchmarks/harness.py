@@ -49,6 +49,8 @@ class Case:
     theirs_scale: float = 1.0
     #: also measure the peak memory clvmodels allocates in one call (tracemalloc, numpy included)
     measure_memory: bool = False
+    #: the library on the other side
+    reference: str = "lifetimes"
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,7 @@ class Result:
     budget: float | None = None
     memory_budget: int | None = None
     peak_bytes: int | None = None
+    reference: str = "lifetimes"
 
     @property
     def ours_median(self) -> float:
@@ -90,7 +93,7 @@ class Result:
 
     @property
     def ratio(self) -> float:
-        """lifetimes median (times its scale) / clvmodels median: how many times faster clvmodels is."""
+        """Reference median (times its scale) / clvmodels median: how many times faster clvmodels is."""
         return self.theirs_median * self.theirs_scale / self.ours_median
 
     @property
@@ -114,14 +117,14 @@ class Result:
         lines = [
             f"clvmodels: median {fmt_time(self.ours_median)} "
             f"(min {fmt_time(min(self.ours))}, max {fmt_time(max(self.ours))}, n={len(self.ours)})",
-            f"lifetimes: median {fmt_time(self.theirs_median)} "
+            f"{self.reference}: median {fmt_time(self.theirs_median)} "
             f"(min {fmt_time(min(self.theirs))}, max {fmt_time(max(self.theirs))}, n={len(self.theirs)})",
-            f"warm-up:   clvmodels {fmt_time(self.warmup[0])}, lifetimes {fmt_time(self.warmup[1])}",
+            f"warm-up:   clvmodels {fmt_time(self.warmup[0])}, {self.reference} {fmt_time(self.warmup[1])}",
             f"ratio {self.ratio:.1f}x (per round {min(rounds):.1f}x to {max(rounds):.1f}x), "
             f"target {self.goals()}: {'PASS' if self.passed else 'MISS'}",
         ]
         if self.theirs_scale != 1.0:
-            lines.insert(2, f"lifetimes did 1/{self.theirs_scale:g} of the work; its time is scaled by {self.theirs_scale:g}")
+            lines.insert(2, f"{self.reference} did 1/{self.theirs_scale:g} of the work; its time is scaled by {self.theirs_scale:g}")
         if self.peak_bytes is not None:
             lines.insert(-1, f"clvmodels peak memory (tracemalloc): {self.peak_bytes / 2**20:,.0f} MiB")
         lines += [f"warnings from {side}: {text}" for side, text in self.warnings.items() if text]
@@ -152,7 +155,7 @@ def run_case(bench: Benchmark, case: Case) -> Result:
         caught["clvmodels"] = _warn_summary(log)
         del log[:]
         warm_theirs, theirs_out = _timed(case.theirs)
-        caught["lifetimes"] = _warn_summary(log)
+        caught[case.reference] = _warn_summary(log)
     with warnings.catch_warnings():  # lifetimes' likelihoods reset the global warning filters
         check = case.check(ours_out, theirs_out)
     del ours_out, theirs_out
@@ -168,6 +171,7 @@ def run_case(bench: Benchmark, case: Case) -> Result:
     return Result(
         bench.key, case.name, bench.target, ours, theirs, (warm_ours, warm_theirs), check, caught,
         theirs_scale=case.theirs_scale, budget=bench.budget, memory_budget=bench.memory_budget, peak_bytes=peak,
+        reference=case.reference,
     )
 
 
@@ -201,7 +205,7 @@ def _version(package: str) -> str:
 def environment() -> list[str]:
     """Lines describing the interpreter, the library versions and the CPUs."""
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    packages = ["clvmodels", "lifetimes", "numpy", "scipy", "pandas", "autograd"]
+    packages = ["clvmodels", "lifetimes", "pymc-marketing", "numpy", "scipy", "pandas", "autograd"]
     lines = [
         f"Python {platform.python_version()} on {platform.system()} {platform.machine()}",
         ", ".join(f"{p} {_version(p)}" for p in packages),
@@ -225,11 +229,11 @@ def load_average() -> str:
 def markdown_table(results: list[Result]) -> str:
     """The results as a Markdown table (for the README and ``results/latest.md``)."""
     rows = [
-        "| Benchmark | clvmodels (median) | lifetimes (median) | Speed-up | Target | Result | Agreement |",
+        "| Benchmark | clvmodels (median) | reference (median) | Speed-up | Target | Result | Agreement |",
         "|---|---:|---:|---:|---:|:---:|---|",
     ]
     for r in results:
-        theirs = fmt_time(r.theirs_median * r.theirs_scale) + (" (extrapolated)" if r.theirs_scale != 1 else "")
+        theirs = f"{r.reference}: " + fmt_time(r.theirs_median * r.theirs_scale) + (" (extrapolated)" if r.theirs_scale != 1 else "")
         ours = fmt_time(r.ours_median) + (f", peak {r.peak_bytes / 2**20:,.0f} MiB" if r.peak_bytes is not None else "")
         rows.append(
             f"| {r.name} | {ours} | {theirs} "

@@ -658,7 +658,15 @@ def calibration_holdout_split(
 
 @dataclass(frozen=True)
 class SummaryArrays:
-    """Validated per-customer arrays taken from a summary DataFrame."""
+    """Validated per-customer arrays taken from a summary DataFrame (see :func:`validate_summary`).
+
+    Examples
+    --------
+    >>> summary = pd.DataFrame({"frequency": [2, 0], "recency": [30.4, 0.0], "T": [38.9, 38.9]})
+    >>> arrays = validate_summary(summary)
+    >>> arrays.frequency.tolist(), arrays.monetary_value is None
+    ([2.0, 0.0], True)
+    """
 
     index: pd.Index
     frequency: np.ndarray
@@ -714,6 +722,16 @@ def validate_summary(
         Naming the column, the number of bad rows and the fix: missing columns, non-numeric or
         missing values, a negative or fractional frequency, recency outside [0, T], a
         positive recency with zero frequency, a non-positive monetary value.
+
+    Examples
+    --------
+    >>> summary = pd.DataFrame({"frequency": [2, 0], "recency": [30.4, 0.0], "T": [38.9, 38.9]})
+    >>> validate_summary(summary).T.tolist()
+    [38.9, 38.9]
+    >>> validate_summary(summary.assign(recency=[45.0, 0.0]))
+    Traceback (most recent call last):
+    ...
+    ValueError: column 'recency': 1 rows exceed T; check that both are in the same time unit and that observation_end is after every purchase.
     """
     needed = {"frequency": "frequency", "recency": "recency", "T": "T"}
     if monetary:

@@ -94,6 +94,19 @@ class Forecast:
         Horizon, time unit, discounting, margin, interval level, draws and seed.
     cohort_draws : DataFrame
         Per parameter draw: the cohort's expected purchases and CLV (sums over customers).
+
+    Examples
+    --------
+    >>> from clvmodels import BetaGeo, GammaGamma, calibration_holdout_split, forecast
+    >>> from clvmodels.datasets import load_cdnow_sample
+    >>> data = calibration_holdout_split(load_cdnow_sample(), calibration_end="1997-09-30",
+    ...                                  time_unit="W", amount_col="amount")
+    >>> result = forecast(BetaGeo().fit(data), GammaGamma().fit(data), data, horizon=52,
+    ...                   discount_rate=0.15, n_draws=100, predictive=False, random_seed=1)
+    >>> result.settings["horizon"], result.settings["time_unit"], result.settings["ci"]
+    (52.0, 'W', 0.9)
+    >>> result.frame.shape, result.cohort_draws.shape
+    ((2357, 16), (100, 2))
     """
 
     frame: pd.DataFrame
@@ -101,11 +114,39 @@ class Forecast:
     cohort_draws: pd.DataFrame = field(repr=False)
 
     def to_frame(self) -> pd.DataFrame:
-        """The per-customer table (a copy)."""
+        """The per-customer table (a copy), indexed by customer id, columns as in :data:`COLUMNS`.
+
+        Examples
+        --------
+        >>> from clvmodels import BetaGeo, GammaGamma, calibration_holdout_split, forecast
+        >>> from clvmodels.datasets import load_cdnow_sample
+        >>> data = calibration_holdout_split(load_cdnow_sample(), calibration_end="1997-09-30",
+        ...                                  time_unit="W", amount_col="amount")
+        >>> result = forecast(BetaGeo().fit(data), GammaGamma().fit(data), data, horizon=52,
+        ...                   discount_rate=0.15, n_draws=100, predictive=False, random_seed=1)
+        >>> table = result.to_frame()
+        >>> table.loc[1, ["prob_alive", "expected_purchases", "expected_spend", "clv"]].round(2).tolist()
+        [0.73, 1.56, 24.65, 36.05]
+        """
         return self.frame.copy()
 
     def summary(self) -> pd.DataFrame:
-        """Cohort totals over the horizon: expected purchases and CLV with credible bounds."""
+        """Cohort totals over the horizon: expected purchases and CLV with credible bounds.
+
+        Examples
+        --------
+        >>> from clvmodels import BetaGeo, GammaGamma, calibration_holdout_split, forecast
+        >>> from clvmodels.datasets import load_cdnow_sample
+        >>> data = calibration_holdout_split(load_cdnow_sample(), calibration_end="1997-09-30",
+        ...                                  time_unit="W", amount_col="amount")
+        >>> result = forecast(BetaGeo().fit(data), GammaGamma().fit(data), data, horizon=52,
+        ...                   discount_rate=0.15, n_draws=100, predictive=False, random_seed=1)
+        >>> totals = result.summary()
+        >>> totals.index.tolist(), totals.columns.tolist()
+        (['expected_purchases', 'clv'], ['estimate', 'lower', 'upper'])
+        >>> round(float(totals.loc["clv", "estimate"]), -2)
+        71100.0
+        """
         ci = self.settings["ci"]
         lo, hi = (1 - ci) / 2, (1 + ci) / 2
         rows = {}
@@ -126,13 +167,39 @@ class Forecast:
 
         The interval level and the settings are written as ``#`` comment lines first; read the
         file back with ``pd.read_csv(path, comment="#", index_col=0)``.
+
+        Examples
+        --------
+        >>> from clvmodels import BetaGeo, GammaGamma, calibration_holdout_split, forecast
+        >>> from clvmodels.datasets import load_cdnow_sample
+        >>> data = calibration_holdout_split(load_cdnow_sample(), calibration_end="1997-09-30",
+        ...                                  time_unit="W", amount_col="amount")
+        >>> result = forecast(BetaGeo().fit(data), GammaGamma().fit(data), data, horizon=52,
+        ...                   discount_rate=0.15, n_draws=100, predictive=False, random_seed=1)
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     path = result.to_csv(Path(tmp) / "clv.csv")
+        ...     first_line = path.read_text().splitlines()[0]
+        ...     back = pd.read_csv(path, comment="#", index_col=0)
+        >>> first_line, back.shape, back.columns[-1]
+        ('# horizon: 52.0', (2357, 16), 'clv_upper')
         """
         path = Path(path)
         header = "".join(f"# {key}: {value}\n" for key, value in self.settings.items())
         return _atomic_write(path, lambda handle: (handle.write(header), self.frame.to_csv(handle, float_format="%.10g")))
 
     def to_parquet(self, path: str | os.PathLike) -> Path:
-        """Write the per-customer table to a Parquet file atomically (needs pyarrow)."""
+        """Write the per-customer table to a Parquet file atomically (needs pyarrow).
+
+        The settings are not stored in the file (keep ``result.settings`` beside it).
+
+        Examples
+        --------
+        >>> result.to_parquet("clv.parquet")  # doctest: +SKIP
+        PosixPath('clv.parquet')
+        >>> pd.read_parquet("clv.parquet").shape  # doctest: +SKIP
+        (2357, 16)
+        """
         try:
             import pyarrow  # noqa: F401
         except ImportError as exc:  # pragma: no cover - depends on the environment
@@ -205,7 +272,6 @@ def _simulate_future(
     xs, Ts, ms = x.take(customer), T.take(customer), m.take(customer)
     lam = rng.gamma(r + xs) / (alpha + Ts)
     drop = rng.beta(a, b + xs)
-    nu = rng.gamma(q + p_gg * xs) / (gamma + xs * ms)
     with np.errstate(divide="ignore"):  # lambda p may underflow to 0: the customer never leaves
         last = rng.exponential(size=lam.shape) / (lam * drop)
     span = np.minimum(last, horizon)
@@ -214,6 +280,9 @@ def _simulate_future(
     n = before + last_inside
     value = np.zeros(n.shape)
     buying = np.flatnonzero(n)
+    # the spend rate matters only to the customers who buy
+    nu = np.ones(n.shape)
+    nu[buying] = rng.gamma(q[buying] + p_gg[buying] * xs[buying]) / (gamma[buying] + xs[buying] * ms[buying])
     ends = np.cumsum(n[buying])
     start = 0
     while start < len(buying):

@@ -50,6 +50,17 @@ _POSTERIOR_METHODS = ("nuts", "advi")
 # -- atomic writes ----------------------------------------------------------------------------
 
 
+def default_file_mode() -> int:
+    """The mode a new file gets from ``open`` under the process's umask (``0o644`` under 022).
+
+    Temporary files are created private (``0o600``); outputs renamed into place get this mode
+    instead, so that whoever reads the outputs of a scheduled job can.
+    """
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it is synced and renamed to ``path``.
@@ -74,6 +85,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         yield tmp
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
+        os.chmod(tmp, default_file_mode())  # mkstemp makes it private
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

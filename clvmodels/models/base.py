@@ -81,6 +81,18 @@ class Model:
         convergence problems found (empty when ``converged_``).
     priors_ : dict
         Bayesian fits: the priors used, defaults filled in.
+
+    Examples
+    --------
+    The estimators (:class:`~clvmodels.BetaGeo`, :class:`~clvmodels.GammaGamma`) store their
+    settings unchanged and print the ones that differ from the defaults:
+
+    >>> from clvmodels import BetaGeo
+    >>> model = BetaGeo(chains=2, draws=500, random_seed=1)
+    >>> model
+    BetaGeo(draws=500, chains=2, random_seed=1)
+    >>> model.is_fitted
+    False
     """
 
     param_names: ClassVar[tuple[str, ...]] = ()
@@ -117,11 +129,30 @@ class Model:
     # -- scikit-learn protocol ----------------------------------------------------------------
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """Settings given to ``__init__``."""
+        """Settings given to ``__init__``.
+
+        Examples
+        --------
+        >>> from clvmodels import BetaGeo
+        >>> settings = BetaGeo(chains=2).get_params()
+        >>> settings["chains"], settings["penalty"], settings["sampler"]
+        (2, 0.0, 'auto')
+        """
         return {name: getattr(self, name) for name in self._settings}
 
     def set_params(self, **settings: Any) -> Model:
-        """Change settings; returns the model."""
+        """Change settings; returns the model.
+
+        Examples
+        --------
+        >>> from clvmodels import BetaGeo
+        >>> BetaGeo().set_params(penalty=0.001)
+        BetaGeo(penalty=0.001)
+        >>> BetaGeo().set_params(penalizer_coef=0.001)
+        Traceback (most recent call last):
+        ...
+        ValueError: BetaGeo has no setting 'penalizer_coef'; settings: ('penalty', 'priors', 'draws', 'tune', 'chains', 'target_accept', 'sampler', 'random_seed', 'progressbar', 'log_likelihood').
+        """
         for name, value in settings.items():
             if name not in self._settings:
                 raise ValueError(f"{type(self).__name__} has no setting {name!r}; settings: {self._settings}.")
@@ -150,7 +181,18 @@ class Model:
 
     @property
     def is_fitted(self) -> bool:
-        """True once :meth:`fit` has run."""
+        """True once :meth:`fit` has run.
+
+        Examples
+        --------
+        >>> from clvmodels import BetaGeo, calibration_holdout_split
+        >>> from clvmodels.datasets import load_cdnow_sample
+        >>> data = calibration_holdout_split(load_cdnow_sample(), calibration_end="1997-09-30",
+        ...                                  time_unit="W")
+        >>> model = BetaGeo()
+        >>> model.is_fitted, model.fit(data).is_fitted
+        (False, True)
+        """
         return hasattr(self, "params_")
 
     def _check_fitted(self) -> None:
@@ -218,7 +260,7 @@ class Model:
             warnings.warn(
                 f"{type(self).__name__} maximum likelihood did not converge: "
                 f"{'; '.join(result.diagnostics.get('problems', [])) or result.diagnostics.get('message')}. "
-                f"Estimates {dict(self.params_.round(6))}, optimiser {result.diagnostics.get('method')!r} "
+                f"Estimates {', '.join(f'{k} {v:.6g}' for k, v in self.params_.items())}, optimiser {result.diagnostics.get('method')!r} "
                 f"({result.diagnostics.get('message')}). Try a small penalty (penalty=0.001), "
                 "check the data's time unit, or fit more customers.",
                 ConvergenceWarning,
@@ -357,6 +399,20 @@ class Model:
             ``mean, sd, lower, upper`` (equal-tailed credible interval) and ArviZ's
             ``mcse_mean, ess_bulk, ess_tail, r_hat``
             (:func:`clvmodels.inference.bayes.posterior_summary`).
+
+        Examples
+        --------
+        >>> from clvmodels import BetaGeo, calibration_holdout_split
+        >>> from clvmodels.datasets import load_cdnow_sample
+        >>> data = calibration_holdout_split(load_cdnow_sample(), calibration_end="1997-09-30",
+        ...                                  time_unit="W")
+        >>> BetaGeo().fit(data).summary(ci=0.9).round(3)
+                   estimate  std_error  lower  upper
+        parameter
+        r             0.243      0.013  0.223  0.264
+        alpha         4.414      0.378  3.833  5.082
+        a             0.793      0.186  0.539  1.166
+        b             2.426      0.705  1.504  3.914
         """
         self._check_fitted()
         if getattr(self, "idata_", None) is not None:
@@ -401,6 +457,16 @@ class Model:
         Returns
         -------
         pymc.Model
+
+        Examples
+        --------
+        >>> from clvmodels import BetaGeo, calibration_holdout_split
+        >>> from clvmodels.datasets import load_cdnow_sample
+        >>> data = calibration_holdout_split(load_cdnow_sample(), calibration_end="1997-09-30",
+        ...                                  time_unit="W")
+        >>> pymc_model = BetaGeo().build_pymc_model(data)
+        >>> sorted(rv.name for rv in pymc_model.free_RVs), [p.name for p in pymc_model.potentials]
+        (['a', 'alpha', 'b', 'r'], ['loglik'])
         """
         from ..inference import bayes
 
@@ -435,6 +501,19 @@ class Model:
         -------
         clvmodels.inference.bayes.PriorPredictiveCheck
             ``.params``, ``.statistics``, ``.observed`` and ``.summary(ci)``.
+
+        Examples
+        --------
+        >>> from clvmodels import BetaGeo, calibration_holdout_split
+        >>> from clvmodels.datasets import load_cdnow_sample
+        >>> data = calibration_holdout_split(load_cdnow_sample(), calibration_end="1997-09-30",
+        ...                                  time_unit="W")
+        >>> check = BetaGeo().prior_predictive(data, n_draws=100, random_seed=1)
+        >>> table = check.summary(ci=0.9)
+        >>> round(float(table.loc["share_frequency_0", "observed"]), 3)  # 1,411 of 2,357 never came back
+        0.599
+        >>> bool(table.loc["share_frequency_0", "lower"] < 0.599 < table.loc["share_frequency_0", "upper"])
+        True
         """
         from ..inference import bayes
 
@@ -447,6 +526,22 @@ class Model:
 
         See :func:`clvmodels.io.save_model`; read it back with :func:`clvmodels.load` or
         ``type(model).load(path)``.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> import clvmodels
+        >>> from clvmodels import BetaGeo, calibration_holdout_split
+        >>> from clvmodels.datasets import load_cdnow_sample
+        >>> data = calibration_holdout_split(load_cdnow_sample(), calibration_end="1997-09-30",
+        ...                                  time_unit="W")
+        >>> model = BetaGeo().fit(data)
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     path = model.save(Path(tmp) / "bgnbd.json")
+        ...     loaded = clvmodels.load(path)
+        >>> path.name, type(loaded).__name__, loaded.params_.equals(model.params_)
+        ('bgnbd.json', 'BetaGeo', True)
         """
         from ..io import save_model
 
@@ -454,7 +549,29 @@ class Model:
 
     @classmethod
     def load(cls, path: Any) -> Model:
-        """Load a model saved by :meth:`save`; raises ``ValueError`` if the file holds another model."""
+        """Load a model saved by :meth:`save`; raises ``ValueError`` if the file holds another model.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> from clvmodels import GammaGamma
+        >>> from clvmodels import BetaGeo, calibration_holdout_split
+        >>> from clvmodels.datasets import load_cdnow_sample
+        >>> data = calibration_holdout_split(load_cdnow_sample(), calibration_end="1997-09-30",
+        ...                                  time_unit="W")
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     path = BetaGeo().fit(data).save(Path(tmp) / "bgnbd.json")
+        ...     params = BetaGeo.load(path).params_.round(3).tolist()
+        ...     try:
+        ...         GammaGamma.load(path)
+        ...     except ValueError as error:
+        ...         message = str(error)
+        >>> params
+        [0.243, 4.414, 0.793, 2.426]
+        >>> message.split("; ")[0].endswith("holds a BetaGeo model, not a GammaGamma")
+        True
+        """
         from ..io import load_model
 
         return load_model(path, expected=cls)

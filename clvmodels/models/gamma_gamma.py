@@ -84,7 +84,17 @@ def _spend_grad(p: Any, q: Any, gamma: Any, x: Any, m: Any, log_gmx: Any) -> tup
 
 
 def loglik_grad(params: Any, frequency: ArrayLike, monetary_value: ArrayLike) -> np.ndarray:
-    """Gradient of :func:`loglik` with respect to ``(p, q, gamma)``, shape ``(3,) + data``."""
+    """Gradient of :func:`loglik` with respect to ``(p, q, gamma)``, shape ``(3,) + data``.
+
+    Examples
+    --------
+    >>> params = {"p": 6.25, "q": 3.74, "gamma": 15.44}
+    >>> grad = loglik_grad(params, 2, 22.35)
+    >>> step = dict(params, q=params["q"] + 1e-6)
+    >>> numeric = (loglik(step, 2, 22.35) - loglik(params, 2, 22.35)) / 1e-6
+    >>> grad.shape, bool(np.isclose(grad[1], numeric, rtol=1e-5))
+    ((3,), True)
+    """
     p, q, gamma = unpack(params, PARAM_NAMES)
     x = np.asarray(frequency, dtype=np.float64)
     m = np.asarray(monetary_value, dtype=np.float64)
@@ -115,7 +125,18 @@ class _PatternLoglik:
 
 
 def mean_spend(params: Any) -> Any:
-    """Population mean spend per transaction, ``p gamma / (q - 1)`` (infinite when q <= 1)."""
+    """Population mean spend per transaction, ``p gamma / (q - 1)`` (infinite when q <= 1).
+
+    Fader & Hardie (2013): the expected spend of a customer with no repeat purchase.
+
+    Examples
+    --------
+    >>> round(float(mean_spend({"p": 6.25, "q": 3.74, "gamma": 15.44})), 2)
+    35.22
+    >>> draws = pd.DataFrame({"p": [6.0, 6.0], "q": [3.0, 0.9], "gamma": [15.0, 15.0]})
+    >>> mean_spend(draws).ravel()  # one value per draw
+    array([45., inf])
+    """
     p, q, gamma = unpack(params, PARAM_NAMES)
     with np.errstate(divide="ignore"):
         return np.where(q > 1, p * gamma / np.maximum(q - 1, 0.0), np.inf)
@@ -220,6 +241,23 @@ class GammaGamma(Model):
             :func:`clvmodels.rfm_summary` with ``amount_col``.
         method : {"mle", "nuts", "advi", "map"}
             As in :meth:`clvmodels.BetaGeo.fit`.
+
+        Returns
+        -------
+        GammaGamma
+            The fitted model.
+
+        Examples
+        --------
+        >>> from clvmodels import calibration_holdout_split
+        >>> from clvmodels.datasets import load_cdnow_sample
+        >>> data = calibration_holdout_split(load_cdnow_sample(), calibration_end="1997-09-30",
+        ...                                  time_unit="W", amount_col="amount")
+        >>> model = GammaGamma().fit(data)
+        >>> model.n_customers_, model.params_.round(2).tolist(), round(model.loglik_, 1)
+        (946, [6.25, 3.74, 15.44], -4055.9)
+        >>> round(model.frequency_spend_corr_, 2)  # small: the model's independence assumption holds
+        0.11
         """
         (x_all, m_all), s, repeat = self._repeat_buyers(data)
         n = len(x_all)
@@ -273,7 +311,19 @@ class GammaGamma(Model):
         return _PatternLoglik(x.astype(np.float64), m, weights), starts, None
 
     def loglik_per_customer(self, data: pd.DataFrame) -> pd.Series:
-        """Log-likelihood (mean-spend density) of each repeat customer at the fitted parameters."""
+        """Log-likelihood (mean-spend density) of each repeat customer at the fitted parameters.
+
+        Examples
+        --------
+        >>> from clvmodels import calibration_holdout_split
+        >>> from clvmodels.datasets import load_cdnow_sample
+        >>> data = calibration_holdout_split(load_cdnow_sample(), calibration_end="1997-09-30",
+        ...                                  time_unit="W", amount_col="amount")
+        >>> model = GammaGamma().fit(data)
+        >>> loglik = model.loglik_per_customer(data)  # customers with frequency > 0 only
+        >>> len(loglik), loglik.head(3).round(2).tolist(), round(float(loglik.sum()), 1)
+        (946, [-3.55, -3.74, -6.06], -4055.9)
+        """
         self._check_fitted()
         s = validate_summary(data, monetary=True)
         repeat = s.frequency > 0
@@ -281,20 +331,57 @@ class GammaGamma(Model):
         return pd.Series(values, index=s.index[repeat], name="loglik")
 
     def expected_spend(self, data: pd.DataFrame) -> pd.Series:
-        """Expected spend per transaction of each customer; see :func:`expected_spend`."""
+        """Expected spend per transaction of each customer; see :func:`expected_spend`.
+
+        Examples
+        --------
+        >>> from clvmodels import calibration_holdout_split
+        >>> from clvmodels.datasets import load_cdnow_sample
+        >>> data = calibration_holdout_split(load_cdnow_sample(), calibration_end="1997-09-30",
+        ...                                  time_unit="W", amount_col="amount")
+        >>> model = GammaGamma().fit(data)
+        >>> model.expected_spend(data).head(6).round(2).tolist()  # Fader & Hardie (2013)
+        [24.65, 18.91, 35.17, 35.17, 35.17, 71.46]
+        """
         self._check_fitted()
         s = validate_summary(data, monetary=True)
         values = expected_spend(self.params_, s.frequency, s.monetary_value)
         return pd.Series(values, index=s.index, name="expected_spend")
 
     def mean_spend(self) -> float:
-        """Population mean spend per transaction at the fitted parameters."""
+        """Population mean spend per transaction at the fitted parameters.
+
+        Examples
+        --------
+        >>> from clvmodels import calibration_holdout_split
+        >>> from clvmodels.datasets import load_cdnow_sample
+        >>> data = calibration_holdout_split(load_cdnow_sample(), calibration_end="1997-09-30",
+        ...                                  time_unit="W", amount_col="amount")
+        >>> model = GammaGamma().fit(data)
+        >>> round(model.mean_spend(), 2)  # Fader & Hardie (2013): 35.17
+        35.17
+        """
         self._check_fitted()
         return float(mean_spend(self.params_))
 
     def simulate(
         self, frequency: ArrayLike, *, random_seed: int | np.random.Generator | None = None
     ) -> pd.DataFrame:
-        """Simulate mean spends from the fitted parameters; see :func:`simulate`."""
+        """Simulate mean spends from the fitted parameters; see :func:`simulate`.
+
+        Examples
+        --------
+        >>> from clvmodels import calibration_holdout_split
+        >>> from clvmodels.datasets import load_cdnow_sample
+        >>> data = calibration_holdout_split(load_cdnow_sample(), calibration_end="1997-09-30",
+        ...                                  time_unit="W", amount_col="amount")
+        >>> model = GammaGamma().fit(data)
+        >>> sim = model.simulate(data["frequency"], random_seed=1)
+        >>> sim.columns.tolist(), len(sim)
+        (['frequency', 'monetary_value', 'nu_'], 2357)
+        >>> refit = GammaGamma().fit(data.assign(monetary_value=sim["monetary_value"].to_numpy()))
+        >>> bool(abs(refit.mean_spend() / model.mean_spend() - 1) < 0.15)
+        True
+        """
         self._check_fitted()
         return simulate(self.params_, frequency, random_seed=random_seed)

@@ -251,6 +251,11 @@ def plot_posterior(
             idata, var_names=names, hdi_prob=ci, point_estimate="mean", ref_val=ref_val,
             ax=axes[: len(names)], labeller=_labeller(source, idata), textsize=9,
         )
+    # ArviZ writes its numbers in semibold, which DejaVu Sans lacks: matplotlib would log a
+    # findfont warning each time the figure is drawn (in a notebook, under the plot)
+    for text in (t for ax in axes for t in ax.texts):
+        if text.get_fontweight() in ("semibold", 600):
+            text.set_fontweight("bold")
     for ax in axes[len(names):]:
         ax.remove()
     for ax, name in zip(axes, names):
