@@ -270,6 +270,23 @@ def load_model(path: str | os.PathLike, expected: type | None = None) -> Model:
     ValueError
         The file is not a clvmodels model file, is damaged, was written by a newer format
         version, or holds another model than ``expected``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import clvmodels
+    >>> from clvmodels.datasets import load_cdnow_sample
+    >>> data = clvmodels.calibration_holdout_split(load_cdnow_sample(), calibration_end="1997-09-30",
+    ...                                            time_unit="W", amount_col="amount")
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = clvmodels.GammaGamma().fit(data).save(Path(tmp) / "spend.json")
+    ...     model = load_model(path)
+    >>> type(model).__name__, model.method_, round(model.mean_spend(), 2)
+    ('GammaGamma', 'mle', 35.17)
+    >>> load_model("no-such-model.json")
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: no-such-model.json: no such model file.
     """
     path = Path(path)
     if not path.is_file():

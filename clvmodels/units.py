@@ -53,7 +53,17 @@ RESOLUTIONS: Final[dict[str, int]] = {
 
 
 def normalize_unit(unit: str) -> str:
-    """Return the canonical name (``h, D, W, M, Y``) of a time unit or raise ``ValueError``."""
+    """Return the canonical name (``h, D, W, M, Y``) of a time unit or raise ``ValueError``.
+
+    Examples
+    --------
+    >>> normalize_unit("weeks"), normalize_unit("d"), normalize_unit("A")
+    ('W', 'D', 'Y')
+    >>> normalize_unit("fortnight")
+    Traceback (most recent call last):
+    ...
+    ValueError: time_unit='fortnight' is not a known time unit; use one of 'h', 'D', 'W', 'M', 'Y' (hours, days, weeks, months of 30.4375 days, years of 365.25 days).
+    """
     try:
         return _ALIASES[unit]
     except (KeyError, TypeError):
@@ -65,7 +75,13 @@ def normalize_unit(unit: str) -> str:
 
 
 def normalize_resolution(resolution: str | None, time_unit: str) -> str:
-    """Return the merging resolution: the one given, or ``"h"`` for hourly units, else ``"D"``."""
+    """Return the merging resolution: the one given, or ``"h"`` for hourly units, else ``"D"``.
+
+    Examples
+    --------
+    >>> normalize_resolution(None, "W"), normalize_resolution(None, "hours"), normalize_resolution("day", "h")
+    ('D', 'h', 'D')
+    """
     if resolution is None:
         return "h" if normalize_unit(time_unit) == "h" else "D"
     canonical = _ALIASES.get(resolution) if isinstance(resolution, str) else None
@@ -78,5 +94,11 @@ def normalize_resolution(resolution: str | None, time_unit: str) -> str:
 
 
 def unit_days(unit: str) -> float:
-    """Length of ``unit`` in days."""
+    """Length of ``unit`` in days.
+
+    Examples
+    --------
+    >>> unit_days("W"), unit_days("M"), unit_days("years")
+    (7.0, 30.4375, 365.25)
+    """
     return TIME_UNITS[normalize_unit(unit)]

@@ -138,12 +138,24 @@ class Prior:
         return f"Prior({self.distribution!r}{args})"
 
     def to_dict(self) -> dict[str, Any]:
-        """``{"distribution": name, **params}`` (JSON-ready)."""
+        """``{"distribution": name, **params}`` (JSON-ready).
+
+        Examples
+        --------
+        >>> Prior("Gamma", alpha=2.0, beta=0.5).to_dict()
+        {'distribution': 'Gamma', 'alpha': 2.0, 'beta': 0.5}
+        """
         return {"distribution": self.distribution, **self.params}
 
     @classmethod
     def from_dict(cls, spec: Mapping[str, Any]) -> Prior:
-        """Inverse of :meth:`to_dict`."""
+        """Inverse of :meth:`to_dict`.
+
+        Examples
+        --------
+        >>> Prior.from_dict({"distribution": "HalfNormal", "sigma": 2})
+        Prior('HalfNormal', sigma=2.0)
+        """
         spec = dict(spec)
         try:
             name = spec.pop("distribution")
@@ -160,11 +172,28 @@ class Prior:
         return dist
 
     def create(self, name: str) -> pm.Distribution:
-        """Add the prior as the random variable ``name`` to the PyMC model in context."""
+        """Add the prior as the random variable ``name`` to the PyMC model in context.
+
+        Examples
+        --------
+        >>> import pymc as pm
+        >>> with pm.Model() as model:
+        ...     r = Prior("LogNormal", mu=0.0, sigma=1.5).create("r")
+        >>> model.free_RVs
+        [r]
+        """
         return self._pymc_class()(name, **self.params)
 
     def dist(self) -> Any:
-        """The prior as a free-standing PyMC distribution (for ``pm.draw``)."""
+        """The prior as a free-standing PyMC distribution (for ``pm.draw``).
+
+        Examples
+        --------
+        >>> import pymc as pm
+        >>> draws = pm.draw(Prior("LogNormal", mu=0.0, sigma=1.0).dist(), draws=1000, random_seed=1)
+        >>> draws.shape, bool((draws > 0).all())
+        ((1000,), True)
+        """
         return self._pymc_class().dist(**self.params)
 
 
@@ -249,7 +278,14 @@ def default_priors(model: str | type | Any, scale: float) -> dict[str, Prior]:
 
 
 def resolve_priors(model: str | type | Any, priors: Mapping[str, Any] | None, scale: float) -> dict[str, Prior]:
-    """The defaults, overridden by the user's ``priors`` (a :class:`Prior` or mapping per name)."""
+    """The defaults, overridden by the user's ``priors`` (a :class:`Prior` or mapping per name).
+
+    Examples
+    --------
+    >>> priors = resolve_priors("BetaGeo", {"b": {"distribution": "Gamma", "alpha": 2, "beta": 0.5}}, scale=32.7)
+    >>> priors["b"], priors["a"]
+    (Prior('Gamma', alpha=2.0, beta=0.5), Prior('LogNormal', mu=0.0, sigma=1.0))
+    """
     name = _model_name(model)
     resolved = default_priors(name, scale)
     if priors is None:
@@ -330,6 +366,16 @@ def build_pymc_model(
     Returns
     -------
     pymc.Model
+
+    Examples
+    --------
+    Three distinct repeat buyers standing for 10, 5 and 1 customers:
+
+    >>> patterns = (np.array([1.0, 2.0, 5.0]), np.array([20.0, 35.0, 50.0]))
+    >>> model = build_pymc_model("GammaGamma", patterns, np.array([10.0, 5.0, 1.0]),
+    ...                          default_priors("GammaGamma", scale=30.0))
+    >>> [rv.name for rv in model.free_RVs], model["weights"].get_value().tolist()
+    (['p', 'q', 'gamma'], [10.0, 5.0, 1.0])
     """
     import pymc as pm
 
@@ -424,6 +470,16 @@ def fit(
     """Fit ``estimator`` by ``method`` (one of :data:`METHODS`) and store the fitted state.
 
     Called by :meth:`clvmodels.models.base.Model.fit`; see there and the estimator's settings.
+
+    Examples
+    --------
+    >>> from clvmodels import GammaGamma, calibration_holdout_split
+    >>> from clvmodels.datasets import load_cdnow_sample
+    >>> data = calibration_holdout_split(load_cdnow_sample(), calibration_end="1997-09-30",
+    ...                                  time_unit="W", amount_col="amount")
+    >>> model = GammaGamma().fit(data, method="map")  # ends here
+    >>> model.method_, sorted(model.priors_), model.converged_
+    ('map', ['gamma', 'p', 'q'], True)
     """
     name = _model_name(estimator)
     spec = _SPECS[name]
@@ -765,6 +821,22 @@ def check_convergence(idata: az.InferenceData, names: tuple[str, ...] | list[str
     Checks the rank-normalised split r_hat (at most :data:`R_HAT_MAX` = 1.01), the bulk and
     tail effective sample sizes (at least :data:`ESS_MIN` = 400) of every parameter
     (Vehtari et al. 2021), divergent transitions and trajectories cut at the maximum tree depth.
+
+    Examples
+    --------
+    Four chains that agree, and the same with one chain stuck elsewhere:
+
+    >>> import arviz as az
+    >>> rng = np.random.default_rng(0)
+    >>> good = rng.normal(0.25, 0.01, (4, 1000))
+    >>> stuck = good + np.array([[0.0], [0.0], [0.0], [0.05]])
+    >>> stats = {"diverging": np.zeros((4, 1000), dtype=bool)}
+    >>> check_convergence(az.from_dict(posterior={"r": good}, sample_stats=stats), ["r"])
+    []
+    >>> for problem in check_convergence(az.from_dict(posterior={"r": stuck}, sample_stats=stats), ["r"]):
+    ...     print(problem.split(";")[0])
+    The chains disagree (r_hat above 1.01: r 1.528)
+    Few effective draws (bulk or tail ESS under 400: r 7), so means and interval bounds are imprecise
     """
     import arviz as az
 
@@ -817,6 +889,18 @@ def posterior_summary(idata: az.InferenceData, names: tuple[str, ...] | list[str
     quantiles; equal-tailed, so they do not depend on whether a parameter is summarised on the
     log scale or not), ``mcse_mean, ess_bulk, ess_tail, r_hat`` (from :func:`arviz.summary`;
     r_hat is NaN for a single chain of ADVI draws, whose draws are independent).
+
+    Examples
+    --------
+    >>> import arviz as az
+    >>> rng = np.random.default_rng(0)
+    >>> idata = az.from_dict(posterior={"p": rng.normal(6.0, 0.5, (2, 500)),
+    ...                                 "q": rng.normal(3.7, 0.3, (2, 500))})
+    >>> posterior_summary(idata, ["p", "q"], ci=0.9)[["mean", "sd", "lower", "upper", "r_hat"]].round(2)
+               mean    sd  lower  upper  r_hat
+    parameter
+    p          5.98  0.49   5.22   6.76    1.0
+    q          3.70  0.31   3.19   4.19    1.0
     """
     import arviz as az
 
@@ -900,6 +984,16 @@ class PriorPredictiveCheck:
         Per prior draw, the statistics of the data simulated with that draw.
     observed : Series
         The same statistics of the observed data.
+
+    Examples
+    --------
+    >>> from clvmodels import GammaGamma
+    >>> customers = (np.array([1.0, 2.0, 5.0] * 100), np.array([20.0, 35.0, 50.0] * 100))
+    >>> check = prior_predictive(GammaGamma(), customers, n_draws=50, random_seed=0)
+    >>> check.params.shape, check.statistics.columns.tolist()
+    ((50, 3), ['mean_spend', 'spend_q10', 'spend_median', 'spend_q90'])
+    >>> check.observed.tolist()
+    [35.0, 20.0, 35.0, 50.0]
     """
 
     params: pd.DataFrame
@@ -908,7 +1002,18 @@ class PriorPredictiveCheck:
 
     def summary(self, ci: float = 0.9) -> pd.DataFrame:
         """Per statistic: observed value, prior predictive median and ``ci`` interval, and the
-        share of prior draws below the observed value (near 0 or 1: the prior rules the data out)."""
+        share of prior draws below the observed value (near 0 or 1: the prior rules the data out).
+
+        Examples
+        --------
+        >>> from clvmodels import GammaGamma
+        >>> customers = (np.array([1.0, 2.0, 5.0] * 100), np.array([20.0, 35.0, 50.0] * 100))
+        >>> table = prior_predictive(GammaGamma(), customers, n_draws=200, random_seed=0).summary(ci=0.9)
+        >>> table.columns.tolist()
+        ['observed', 'median', 'lower', 'upper', 'share_below']
+        >>> bool(table["share_below"].between(0.05, 0.95).all())  # the default priors allow these data
+        True
+        """
         if not 0 < ci < 1:
             raise ValueError(f"ci={ci!r} must be between 0 and 1, for example 0.9.")
         stats = self.statistics
@@ -948,7 +1053,21 @@ def prior_predictive(
     max_customers: int = 10_000,
     random_seed: Any = None,
 ) -> PriorPredictiveCheck:
-    """Simulate data sets from the prior and summarise them (see :meth:`Model.prior_predictive`)."""
+    """Simulate data sets from the prior and summarise them (see :meth:`Model.prior_predictive`).
+
+    ``customers`` are the per-customer arrays the model is fitted on: ``(frequency, recency, T)``
+    for BG/NBD (only T is used), ``(frequency, monetary_value)`` of the repeat buyers for
+    Gamma-Gamma.
+
+    Examples
+    --------
+    >>> from clvmodels import BetaGeo
+    >>> T = np.full(1000, 39.0)
+    >>> customers = (np.r_[np.zeros(600), np.ones(400)], np.r_[np.zeros(600), np.full(400, 20.0)], T)
+    >>> check = prior_predictive(BetaGeo(), customers, n_draws=100, random_seed=0)
+    >>> check.observed[["share_frequency_0", "share_frequency_1", "mean_frequency"]].tolist()
+    [0.6, 0.4, 0.4]
+    """
     import pymc as pm
 
     name = _model_name(estimator)

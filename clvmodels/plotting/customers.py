@@ -72,6 +72,25 @@ def frequency_recency_grid(
     -------
     recency_edges, frequency_edges, values
         Cell edges (for ``pcolormesh``) and the ``(max_frequency + 1, n_recency)`` values.
+
+    Examples
+    --------
+    P(alive) at age 38.86 weeks on a coarse grid: 1 without repeat purchases; after ten, it
+    depends on how recent the last one was.
+
+    >>> from clvmodels.models import beta_geo
+    >>> from clvmodels import BetaGeo, calibration_holdout_split
+    >>> from clvmodels.datasets import load_cdnow_sample
+    >>> data = calibration_holdout_split(load_cdnow_sample(), calibration_end="1997-09-30",
+    ...                                  observation_end="1998-06-30", time_unit="W")
+    >>> model = BetaGeo().fit(data)
+    >>> recency_edges, frequency_edges, values = frequency_recency_grid(
+    ...     model, beta_geo.prob_alive, T=38.86, max_frequency=10, n_recency=4)
+    >>> recency_edges.round(2), values.shape
+    (array([ 0.  ,  9.72, 19.43, 29.14, 38.86]), (11, 4))
+    >>> values[[0, 10]].round(3)
+    array([[1.   , 1.   , 1.   , 1.   ],
+           [0.   , 0.003, 0.177, 0.81 ]])
     """
     if not T > 0:
         raise ValueError(f"T={T!r} must be positive (the customers' age, in time units).")

@@ -252,6 +252,16 @@ def spend_density(params: Any, frequency: np.ndarray, grid: np.ndarray) -> np.nd
     -------
     ndarray
         Density on ``grid`` (``(draws, grid)`` for draws).
+
+    Examples
+    --------
+    >>> params = {"p": 6.25, "q": 3.74, "gamma": 15.44}
+    >>> frequency = np.array([1, 1, 2, 5])
+    >>> spend_density(params, frequency, np.array([10.0, 35.0, 100.0])).round(4)
+    array([0.0162, 0.0162, 0.0009])
+    >>> grid = np.linspace(0.01, 3000.0, 300_000)
+    >>> round(float(spend_density(params, frequency, grid).sum() * (grid[1] - grid[0])), 4)  # a density
+    1.0
     """
     levels, counts = np.unique(np.asarray(frequency, dtype=np.float64), return_counts=True)
     weights = counts / counts.sum()
