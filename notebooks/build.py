@@ -456,7 +456,6 @@ VALIDATION = [
     and then at what the model gets wrong.
     """),
     code("""
-    import matplotlib.pyplot as plt
     import numpy as np
     import pandas as pd
 
