@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .data import validate_summary
+from .data import SummaryArrays, validate_summary
 from .models.beta_geo import BetaGeo, expected_purchases, prob_purchases_table
 
-__all__ = ["HoldoutReport", "evaluate_holdout", "predictive_cdfs"]
+__all__ = ["HoldoutReport", "evaluate_holdout", "holdout_arrays", "predictive_cdfs"]
 
 #: customers per chunk of the (counts x customers) predictive table
 CHUNK = 20_000
@@ -65,6 +65,45 @@ class HoldoutReport:
     by_frequency: pd.DataFrame
     metrics: pd.Series
     pit_deciles: pd.Series
+
+
+def holdout_arrays(data: pd.DataFrame) -> tuple[SummaryArrays, np.ndarray, np.ndarray]:
+    """The calibration summary and the holdout counts and durations of ``data``, checked.
+
+    Parameters
+    ----------
+    data : DataFrame
+        As from :func:`clvmodels.calibration_holdout_split`.
+
+    Returns
+    -------
+    summary : SummaryArrays
+        :func:`clvmodels.data.validate_summary` of the calibration columns.
+    actual : ndarray of int64
+        ``frequency_holdout``.
+    horizon : ndarray of float64
+        ``duration_holdout``.
+
+    Examples
+    --------
+    >>> data = pd.DataFrame({"frequency": [2, 0], "recency": [30.4, 0.0], "T": [38.9, 38.9],
+    ...                      "frequency_holdout": [1, 0], "duration_holdout": [39.0, 39.0]})
+    >>> _, actual, horizon = holdout_arrays(data)
+    >>> actual.tolist(), horizon.tolist()
+    ([1, 0], [39.0, 39.0])
+    """
+    s = validate_summary(data)
+    missing = [c for c in ("frequency_holdout", "duration_holdout") if c not in data.columns]
+    if missing:
+        raise ValueError(
+            f"data has no column {', '.join(repr(c) for c in missing)}; make it with "
+            "clvmodels.calibration_holdout_split."
+        )
+    actual = data["frequency_holdout"].to_numpy()
+    horizon = data["duration_holdout"].to_numpy(dtype=np.float64)
+    if np.any(actual < 0) or np.any(actual != np.round(actual)) or np.any(~(horizon > 0)):
+        raise ValueError("frequency_holdout must hold whole numbers >= 0 and duration_holdout positive durations.")
+    return s, actual.astype(np.int64), horizon
 
 
 def predictive_cdfs(
@@ -169,18 +208,7 @@ def evaluate_holdout(
         raise ValueError(f"ci={ci!r} must be between 0 and 1, for example 0.9.")
     if int(max_frequency) != max_frequency or max_frequency < 1:
         raise ValueError(f"max_frequency={max_frequency!r} must be a whole number >= 1.")
-    s = validate_summary(data)
-    missing = [c for c in ("frequency_holdout", "duration_holdout") if c not in data.columns]
-    if missing:
-        raise ValueError(
-            f"data has no column {', '.join(repr(c) for c in missing)}; make it with "
-            "clvmodels.calibration_holdout_split."
-        )
-    actual = data["frequency_holdout"].to_numpy()
-    horizon = data["duration_holdout"].to_numpy(dtype=np.float64)
-    if np.any(actual < 0) or np.any(actual != np.round(actual)) or np.any(~(horizon > 0)):
-        raise ValueError("frequency_holdout must hold whole numbers >= 0 and duration_holdout positive durations.")
-    actual = actual.astype(np.int64)
+    s, actual, horizon = holdout_arrays(data)
     theta = model.params_ if params is None else params
     rng = np.random.default_rng(random_seed)
     predicted = expected_purchases(theta, horizon, s.frequency, s.recency, s.T)

@@ -20,7 +20,7 @@ from scipy import stats
 
 from ..data import compress_patterns, validate_summary
 from ..models import beta_geo as bg
-from ..validation import HoldoutReport, predictive_cdfs
+from ..validation import HoldoutReport, holdout_arrays, predictive_cdfs
 from ._common import (
     check_level,
     duration_text,
@@ -157,17 +157,6 @@ def _predictive_variance(params: Any, horizon: np.ndarray, x: np.ndarray, t_x: n
     return var[inverse]
 
 
-def _holdout_arrays(data: pd.DataFrame) -> tuple[Any, np.ndarray, np.ndarray]:
-    s = validate_summary(data)
-    missing = [c for c in ("frequency_holdout", "duration_holdout") if c not in data.columns]
-    if missing:
-        raise ValueError(
-            f"data has no column {', '.join(repr(c) for c in missing)}; make it with "
-            "clvmodels.calibration_holdout_split."
-        )
-    return s, data["frequency_holdout"].to_numpy(dtype=np.float64), data["duration_holdout"].to_numpy(dtype=np.float64)
-
-
 def holdout_by_frequency(model: Any, data: pd.DataFrame, *, max_frequency: int = 7) -> pd.DataFrame:
     """Customers, actual and expected mean holdout purchases by calibration frequency.
 
@@ -192,7 +181,7 @@ def holdout_by_frequency(model: Any, data: pd.DataFrame, *, max_frequency: int =
     """
     if int(max_frequency) != max_frequency or max_frequency < 1:
         raise ValueError(f"max_frequency={max_frequency!r} must be a whole number >= 1.")
-    s, actual, horizon = _holdout_arrays(data)
+    s, actual, horizon = holdout_arrays(data)
     predicted = bg.expected_purchases(point_params(model), horizon, s.frequency, s.recency, s.T)
     group = np.minimum(s.frequency.astype(np.int64), int(max_frequency))
     size = np.bincount(group, minlength=int(max_frequency) + 1)
@@ -258,7 +247,7 @@ def holdout_group_intervals(
     1                   0.523  0.424  0.623
     """
     params = point_params(model)
-    s, _, horizon = _holdout_arrays(data)
+    s, _, horizon = holdout_arrays(data)
     max_frequency = len(table) - 1
     group = np.minimum(s.frequency.astype(np.int64), max_frequency)
     rng = np.random.default_rng(random_seed)
@@ -427,7 +416,7 @@ def interval_coverage(
     (array([0.815, 0.947]), array([0.502, 0.889]))
     """
     levels = np.asarray(levels, dtype=np.float64)
-    s, actual, horizon = _holdout_arrays(data)
+    s, actual, horizon = holdout_arrays(data)
     y = actual.astype(np.int64)
     params = point_params(model)
     low_q, high_q = (1 - levels) / 2, (1 + levels) / 2
