@@ -29,6 +29,7 @@ from ..data import compress_patterns, validate_summary
 from .base import Model
 from .ops import NUMPY_OPS
 from .params import unpack
+from .registry import register
 from .patterns import FrequencyLevels, wsum
 
 __all__ = [
@@ -713,6 +714,7 @@ def simulate(
     return frame
 
 
+@register
 class BetaGeo(Model):
     """BG/NBD model of repeat purchasing, fitted by maximum likelihood or Bayesian inference.
 
@@ -749,6 +751,9 @@ class BetaGeo(Model):
     -9582.4
     """
 
+    key = "bgnbd"
+    display_name = "BG/NBD"
+    kind = "transactions"
     param_names = PARAM_NAMES
 
     def fit(self, data: pd.DataFrame, method: str = "mle") -> BetaGeo:

@@ -28,6 +28,7 @@ from ..exceptions import StatisticalWarning
 from .base import Model
 from .ops import NUMPY_OPS
 from .params import unpack
+from .registry import register
 from .patterns import FrequencyLevels, wsum
 
 __all__ = ["GammaGamma", "loglik", "loglik_grad", "expected_spend", "mean_spend", "simulate"]
@@ -194,6 +195,7 @@ def simulate(
     return frame
 
 
+@register
 class GammaGamma(Model):
     """Gamma-Gamma model of spend per transaction, fitted by maximum likelihood or Bayesian inference.
 
@@ -229,6 +231,9 @@ class GammaGamma(Model):
     [24.65, 18.91, 35.17]
     """
 
+    key = "gamma-gamma"
+    display_name = "Gamma-Gamma"
+    kind = "spend"
     param_names = PARAM_NAMES
 
     def fit(self, data: pd.DataFrame, method: str = "mle") -> GammaGamma:
