@@ -31,6 +31,8 @@ customer base analysis. Journal of Marketing Research 42(4), 415-430.
 from __future__ import annotations
 
 import os
+import threading
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,15 +44,13 @@ import pandas as pd
 from .data import compress_patterns, validate_summary
 from .inference.mle import single_threaded_blas
 from .io import _atomic_write
-from .models import beta_geo as bg
-from .models import gamma_gamma as gg
-from .models.beta_geo import BetaGeo
+from .exceptions import StatisticalWarning
+from .models.base import check_units
 from .models.chebyshev import XTInterpolant
-from .models.gamma_gamma import GammaGamma
 from .models.params import unpack
 from .units import normalize_unit, unit_days
 
-__all__ = ["Forecast", "forecast", "COLUMNS", "MEMORY_BUDGET"]
+__all__ = ["Forecast", "forecast", "COLUMNS", "PURCHASE_COLUMNS", "MEMORY_BUDGET"]
 
 #: Bytes a chunk of (draws x customers) work may use (about 1 GB).
 MEMORY_BUDGET = 1_000_000_000
@@ -78,6 +78,13 @@ COLUMNS: dict[str, str] = {
     "clv_upper": "credible bound",
     "clv_pred_lower": "predictive bound of the discounted value the customer will bring",
     "clv_pred_upper": "predictive bound of the discounted value the customer will bring",
+}
+
+#: The columns that replace spend and CLV in a forecast without a spend model (data without amounts).
+PURCHASE_COLUMNS: dict[str, str] = {
+    "discounted_purchases": "expected purchases over the horizon, each discounted to the end of observation",
+    "discounted_purchases_lower": "credible bound",
+    "discounted_purchases_upper": "credible bound",
 }
 
 
@@ -150,10 +157,10 @@ class Forecast:
         ci = self.settings["ci"]
         lo, hi = (1 - ci) / 2, (1 + ci) / 2
         rows = {}
-        for name, column in (("expected_purchases", "expected_purchases"), ("clv", "clv")):
-            draws = self.cohort_draws[column]
+        for name in self.cohort_draws.columns:
+            draws = self.cohort_draws[name]
             rows[name] = {
-                "estimate": float(self.frame[column].sum()),
+                "estimate": float(self.frame[name].sum()),
                 "lower": float(draws.quantile(lo)),
                 "upper": float(draws.quantile(hi)),
             }
@@ -229,7 +236,9 @@ def _quantiles(values: np.ndarray, ci: float, method: Literal["linear", "inverte
         below = int(np.floor(position))
         above = min(below + 1, n - 1)
         fraction = position - below
-        bounds.append(ordered[:, below] + fraction * (ordered[:, above] - ordered[:, below]))
+        low, high = ordered[:, below], ordered[:, above]
+        with np.errstate(invalid="ignore"):  # inf - inf where both order statistics are infinite
+            bounds.append(np.where(high == low, low, low + fraction * (high - low)))
     return bounds[0], bounds[1]
 
 
@@ -243,8 +252,10 @@ SIMULATION_BLOCK = 64
 def _simulate_future(
     rng: np.random.Generator,
     alive_prob: np.ndarray,
-    bg_draws: tuple[np.ndarray, ...],
-    gg_draws: tuple[np.ndarray, ...],
+    transaction_formulas: Any,
+    tx_draws: tuple[np.ndarray, ...],
+    spend_formulas: Any,
+    spend_draws: tuple[np.ndarray, ...] | None,
     x: np.ndarray,
     T: np.ndarray,
     m: np.ndarray,
@@ -253,36 +264,31 @@ def _simulate_future(
 ) -> tuple[np.ndarray, np.ndarray]:
     """One future per (draw, customer): purchases in the horizon and their discounted value.
 
-    For each draw the customer is alive at T with probability ``alive_prob``; if alive,
-    ``lambda ~ Gamma(r + x, alpha + T)``, ``p ~ Beta(a, b + x)`` and the spend rate
-    ``nu ~ Gamma(q + p_gg x, gamma + x m)`` are drawn from their posteriors given the history.
-    Each purchase is followed by dropout with probability p, so marking purchases as
-    "last" or not splits the Poisson(lambda) process into two independent Poisson processes of
-    rates ``lambda p`` and ``lambda (1 - p)``: the last purchase comes at
-    ``tau ~ Exponential(lambda p)``, and before ``min(tau, horizon)`` the customer makes
-    ``Poisson(lambda (1 - p) min(tau, horizon))`` other purchases at uniform times. Every
-    purchase is worth ``Gamma(p_gg, nu)`` and is discounted at its own time. This costs a few
-    random numbers per (draw, customer) and two per purchase, with no loop over purchases.
+    For each draw the customer is alive at T with probability ``alive_prob``; if alive, the
+    transaction model simulates the future given the history
+    (``formulas.simulate_future_if_alive``: purchases at uniform times before a span, plus a
+    last one at its own time, e.g. BG/NBD's last purchase before dropping out). The spend
+    model draws the customer's spend rate from its posterior given the history (Gamma-Gamma:
+    ``nu ~ Gamma(q + p x, gamma + x m)``) and each purchase's value given it; every purchase is
+    discounted at its own time. Without a spend model each purchase is worth 1 (the value is
+    the discounted number of purchases). This costs a few random numbers per (draw, customer)
+    and two per purchase, with no loop over purchases.
     """
-    shape = np.broadcast_shapes(np.shape(bg_draws[0]), x.shape)
+    shape = np.broadcast_shapes(np.shape(tx_draws[0]), x.shape)
     alive = rng.uniform(size=shape) < alive_prob
     draw, customer = np.nonzero(alive)  # the (draw, customer) cells alive at T
-    r, alpha, a, b = (np.broadcast_to(v, (shape[0], 1)).ravel().take(draw) for v in bg_draws)
-    p_gg, q, gamma = (np.broadcast_to(v, (shape[0], 1)).ravel().take(draw) for v in gg_draws)
-    xs, Ts, ms = x.take(customer), T.take(customer), m.take(customer)
-    lam = rng.gamma(r + xs) / (alpha + Ts)
-    drop = rng.beta(a, b + xs)
-    with np.errstate(divide="ignore"):  # lambda p may underflow to 0: the customer never leaves
-        last = rng.exponential(size=lam.shape) / (lam * drop)
-    span = np.minimum(last, horizon)
-    before = rng.poisson(lam * (1.0 - drop) * span)
-    last_inside = last <= horizon
+    cells_tx = tuple(np.broadcast_to(v, (shape[0], 1)).ravel().take(draw) for v in tx_draws)
+    xs, Ts = x.take(customer), T.take(customer)
+    before, span, last, last_inside = transaction_formulas.simulate_future_if_alive(rng, cells_tx, xs, Ts, horizon)
     n = before + last_inside
     value = np.zeros(n.shape)
     buying = np.flatnonzero(n)
-    # the spend rate matters only to the customers who buy
-    nu = np.ones(n.shape)
-    nu[buying] = rng.gamma(q[buying] + p_gg[buying] * xs[buying]) / (gamma[buying] + xs[buying] * ms[buying])
+    if spend_draws is not None:
+        cells_spend = tuple(np.broadcast_to(v, (shape[0], 1)).ravel().take(draw) for v in spend_draws)
+        ms = m.take(customer)
+        # the spend rate matters only to the customers who buy
+        rate = np.ones(n.shape)
+        rate[buying] = spend_formulas.sample_spend_rate(rng, tuple(v[buying] for v in cells_spend), xs[buying], ms[buying])
     ends = np.cumsum(n[buying])
     start = 0
     while start < len(buying):
@@ -294,8 +300,12 @@ def _simulate_future(
         closing = np.flatnonzero(last_inside[batch])
         owner = np.concatenate([owner, closing])
         times = np.concatenate([times, last[batch][closing]])
-        spend = rng.gamma(p_gg[batch][owner]) / nu[batch][owner]
-        value[batch] = np.bincount(owner, weights=spend * discount(times), minlength=len(batch))
+        if spend_draws is None:
+            worth = discount(times)
+        else:
+            spend = spend_formulas.sample_purchase_values(rng, tuple(v[batch][owner] for v in cells_spend), rate[batch][owner])
+            worth = spend * discount(times)
+        value[batch] = np.bincount(owner, weights=worth, minlength=len(batch))
         start = stop
     counts = np.zeros(shape, dtype=np.int64)
     values = np.zeros(shape)
@@ -304,9 +314,20 @@ def _simulate_future(
     return counts, values
 
 
+def _check_model(model: Any, kind: str, argument: str) -> None:
+    """A fitted estimator of a registered model of ``kind``; a clear error otherwise."""
+    from .models.registry import registered
+
+    models = registered(kind)
+    if type(model).__name__ not in {c.__name__ for c in models.values()} or getattr(model, "kind", None) != kind:
+        listed = ", ".join(f"{c.__name__} ({k!r})" for k, c in models.items())
+        raise TypeError(f"{argument} must be a fitted {kind} model: one of {listed}; got {type(model).__name__}.")
+    model._check_fitted()
+
+
 def forecast(
-    transaction_model: BetaGeo,
-    spend_model: GammaGamma,
+    transaction_model: Any,
+    spend_model: Any | None,
     data: pd.DataFrame,
     *,
     horizon: float | None,
@@ -327,13 +348,16 @@ def forecast(
 
     Parameters
     ----------
-    transaction_model : BetaGeo
-        Fitted transaction model.
-    spend_model : GammaGamma
-        Fitted spend model.
+    transaction_model : TransactionModel
+        A fitted transaction model (any registered one: :class:`~clvmodels.BetaGeo`,
+        ``ParetoNBD``, ``ModifiedBetaGeo``, ...).
+    spend_model : SpendModel or None
+        A fitted spend model (:class:`~clvmodels.GammaGamma`), or ``None`` for data without
+        amounts: then the forecast is of purchases only (no spend or CLV columns), with
+        ``discounted_purchases`` (and its bounds) in their place.
     data : DataFrame
-        Per-customer ``frequency, recency, T, monetary_value`` (:func:`clvmodels.rfm_summary`
-        with ``amount_col``).
+        Per-customer ``frequency, recency, T`` and, with a spend model, ``monetary_value``
+        (:func:`clvmodels.rfm_summary` with ``amount_col``).
     horizon : float or None
         Length of the forecast in time units; ``None`` or ``numpy.inf`` for the infinite
         horizon (continuous discounting only).
@@ -351,7 +375,8 @@ def forecast(
         Seed of every random step; the same seed gives the same forecast.
     time_unit : str, optional
         Time unit of ``data`` and ``horizon``; by default the one recorded by
-        :func:`clvmodels.rfm_summary` (``data.attrs``) or by the fitted model.
+        :func:`clvmodels.rfm_summary` (``data.attrs``) or by the fitted model. Data in another
+        unit than the one the models were fitted in are refused.
     discounting : {"continuous", "discrete"}
         Exact continuous discounting, or once per period (``period`` time units).
     period : float, optional
@@ -372,6 +397,14 @@ def forecast(
     -------
     Forecast
 
+    Warns
+    -----
+    StatisticalWarning
+        When the spend model's mean spend does not exist at its estimate or in some draws
+        (Gamma-Gamma with ``p x + q <= 1``: spend too heavy-tailed): the expected spend and
+        CLV of those customers (or their upper bounds) are then infinite, not a number that
+        would mislead.
+
     Examples
     --------
     >>> from clvmodels import BetaGeo, GammaGamma, calibration_holdout_split
@@ -384,8 +417,9 @@ def forecast(
     >>> bool((table["clv_lower"] <= table["clv"]).all() and (table["clv"] <= table["clv_upper"]).all())
     True
     """
-    for model in (transaction_model, spend_model):
-        model._check_fitted()
+    _check_model(transaction_model, "transactions", "transaction_model")
+    if spend_model is not None:
+        _check_model(spend_model, "spend", "spend_model")
     if not 0 < ci < 1:
         raise ValueError(f"ci={ci!r} must be between 0 and 1, for example 0.9.")
     if not np.isfinite(discount_rate) or discount_rate <= -1:
@@ -394,10 +428,16 @@ def forecast(
         raise ValueError(f"margin={margin!r} must be positive (1.0 for revenue).")
     if discounting not in ("continuous", "discrete"):
         raise ValueError(f"discounting={discounting!r}; use 'continuous' or 'discrete'.")
+    models = (transaction_model,) if spend_model is None else (transaction_model, spend_model)
+    for model in models:
+        check_units(model, data)
     unit = time_unit or data.attrs.get("time_unit") or transaction_model.time_unit_
     if unit is None:
         raise ValueError("the data's time unit is unknown; pass time_unit= (for example 'W').")
     unit = normalize_unit(unit)
+    if time_unit is not None:
+        for model in models:
+            check_units(model, unit=unit)
     H = np.inf if horizon is None else float(horizon)
     if not H > 0:
         raise ValueError(f"horizon={horizon!r} must be positive (None for the infinite horizon).")
@@ -418,61 +458,79 @@ def forecast(
         def discount(t: np.ndarray) -> np.ndarray:
             return np.exp(-delta * t)
 
-    s = validate_summary(data, monetary=True)
+    with_spend = spend_model is not None
+    s = validate_summary(data, monetary=with_spend)
+    tm = type(transaction_model).formulas
+    sm = type(spend_model).formulas if with_spend else None
     seed = np.random.SeedSequence(random_seed)
-    seed_bg, seed_gg, seed_sim = seed.spawn(3)
-    bg_draws = transaction_model.sample_params(n_draws, method=draws, random_seed=seed_bg)
-    gg_draws = spend_model.sample_params(n_draws, method=draws, random_seed=seed_gg)
+    seed_tx, seed_spend, seed_sim = seed.spawn(3)
+    tx_draws = transaction_model.sample_params(n_draws, method=draws, random_seed=seed_tx)
+    spend_draws = spend_model.sample_params(n_draws, method=draws, random_seed=seed_spend) if with_spend else None
+    monetary = s.monetary_value if with_spend else np.zeros_like(s.frequency)
 
     # customers with the same history share every forecast (and one set of simulated futures)
-    (px, pt_x, pT, pm), weight, pattern = compress_patterns(s.frequency, s.recency, s.T, s.monetary_value)
+    (px, pt_x, pT, pm), weight, pattern = compress_patterns(s.frequency, s.recency, s.T, monetary)
+    tx_names = type(transaction_model).param_names
 
     def future(params: Any) -> XTInterpolant:
         """Discounted and undiscounted purchases over the horizon if alive at T, tabulated once."""
 
         def evaluate(ux: np.ndarray, uT: np.ndarray) -> tuple[np.ndarray, ...]:
             if discounting == "discrete":
-                discounted = bg.discounted_purchases_if_alive_discrete(params, n_periods, period, period_rate, ux, uT)
+                discounted = tm.discounted_purchases_if_alive_discrete(params, n_periods, period, period_rate, ux, uT)
             else:
-                discounted = bg.discounted_purchases_if_alive(params, H, delta, ux, uT)
+                discounted = tm.discounted_purchases_if_alive(params, H, delta, ux, uT)
             if not np.isfinite(H):
                 return (discounted,)
-            return discounted, bg.discounted_purchases_if_alive(params, H, 0.0, ux, uT)
+            return discounted, tm.discounted_purchases_if_alive(params, H, 0.0, ux, uT)
 
-        return XTInterpolant(evaluate, unpack(params, bg.PARAM_NAMES)[1], px, pT, n_jobs=n_jobs)
+        return XTInterpolant(evaluate, type(transaction_model).time_shift(params), px, pT, n_jobs=n_jobs)
 
     n = len(px)
     workers = max(1, int(n_jobs))
     # chunks are whole blocks of patterns (at least one, whatever the budget)
     chunk = min(-(-n // workers), int(memory_budget // (8 * _ARRAYS_PER_CELL * (n_draws + 1) * workers)))
     chunk = max(SIMULATION_BLOCK, chunk - chunk % SIMULATION_BLOCK)
-    out: dict[str, np.ndarray] = {name: np.empty(n) for name in COLUMNS if name not in ("frequency", "recency", "T", "monetary_value")}
-    bg_arrays = unpack(bg_draws, bg.PARAM_NAMES)
-    gg_arrays = unpack(gg_draws, gg.PARAM_NAMES)
+    names = [name for name in COLUMNS if name not in ("frequency", "recency", "T", "monetary_value")]
+    if not with_spend:
+        names = [name for name in names if "spend" not in name and "clv" not in name] + list(PURCHASE_COLUMNS)
+    out: dict[str, np.ndarray] = {name: np.empty(n) for name in names}
+    tx_arrays = unpack(tx_draws, tx_names)
+    spend_arrays = unpack(spend_draws, type(spend_model).param_names) if with_spend else None
     # an infinite horizon is simulated until the discount factor is below exp(-40)
     sim_horizon = H if np.isfinite(H) else 40.0 / delta
-    point_bg, point_gg = transaction_model.params_, spend_model.params_
+    point_tx = transaction_model.params_
+    point_spend = spend_model.params_ if with_spend else None
     starts = range(0, n, chunk)
     # one random stream per block of patterns: the futures do not depend on chunks or threads
     block_seeds = seed_sim.spawn(-(-n // SIMULATION_BLOCK))
+    stop = threading.Event()  # set when the caller is interrupted: the workers stop at the next block
+    value_name = "clv" if with_spend else "discounted_purchases"
 
     def work(start: int) -> tuple[np.ndarray, np.ndarray]:
         """Fill the outputs of one chunk of patterns; return its per-draw cohort sums."""
+        if stop.is_set():
+            raise _Stopped
         sl = slice(start, min(start + chunk, n))
         x, t_x, T, m, w = px[sl], pt_x[sl], pT[sl], pm[sl], weight[sl]
-        alive_d = bg.prob_alive(bg_draws, x, t_x, T)
-        alive = bg.prob_alive(point_bg, x, t_x, T)
-        spend_d = gg.expected_spend(gg_draws, x, m)
+        alive_d = tm.prob_alive(tx_draws, x, t_x, T)
+        alive = tm.prob_alive(point_tx, x, t_x, T)
         if_alive_d, if_alive = future_d(x, T), future_point(x, T)
-        clv_d = margin * spend_d * alive_d * if_alive_d[0]
         out["prob_alive"][sl] = alive
         out["prob_alive_lower"][sl], out["prob_alive_upper"][sl] = _quantiles(alive_d, ci)
-        out["expected_spend"][sl] = gg.expected_spend(point_gg, x, m)
-        out["expected_spend_lower"][sl], out["expected_spend_upper"][sl] = _quantiles(spend_d, ci)
-        out["clv"][sl] = margin * out["expected_spend"][sl] * alive * if_alive[0]
-        out["clv_lower"][sl], out["clv_upper"][sl] = _quantiles(clv_d, ci)
-        cohort_clv = clv_d @ w
-        del spend_d, clv_d
+        if with_spend:
+            spend_d = sm.expected_spend(spend_draws, x, m)
+            out["expected_spend"][sl] = sm.expected_spend(point_spend, x, m)
+            out["expected_spend_lower"][sl], out["expected_spend_upper"][sl] = _quantiles(spend_d, ci)
+            value_d = margin * spend_d * alive_d * if_alive_d[0]
+            out["clv"][sl] = margin * out["expected_spend"][sl] * alive * if_alive[0]
+            del spend_d
+        else:
+            value_d = alive_d * if_alive_d[0]
+            out["discounted_purchases"][sl] = alive * if_alive[0]
+        out[f"{value_name}_lower"][sl], out[f"{value_name}_upper"][sl] = _quantiles(value_d, ci)
+        cohort_value = value_d @ w
+        del value_d
         if np.isfinite(H):
             purchases_d = alive_d * if_alive_d[1]
             out["expected_purchases"][sl] = alive * if_alive[1]
@@ -485,30 +543,43 @@ def forecast(
             cohort_purchases = np.full(n_draws, np.inf)
         del if_alive_d
         for block in range(sl.start, sl.stop, SIMULATION_BLOCK) if predictive else ():
+            if stop.is_set():
+                raise _Stopped
             rng = np.random.default_rng(block_seeds[block // SIMULATION_BLOCK])
             bl = slice(block, min(block + SIMULATION_BLOCK, sl.stop))
             local = slice(bl.start - sl.start, bl.stop - sl.start)
-            counts, values = _simulate_future(rng, alive_d[:, local], bg_arrays, gg_arrays, px[bl], pT[bl], pm[bl], sim_horizon, discount)
+            counts, values = _simulate_future(
+                rng, alive_d[:, local], tm, tx_arrays, sm, spend_arrays, px[bl], pT[bl], pm[bl], sim_horizon, discount
+            )
             out["purchases_pred_lower"][bl], out["purchases_pred_upper"][bl] = _quantiles(counts, ci, method="inverted_cdf")
-            out["clv_pred_lower"][bl], out["clv_pred_upper"][bl] = _quantiles(margin * values, ci)
-        return cohort_purchases, cohort_clv
+            if with_spend:
+                out["clv_pred_lower"][bl], out["clv_pred_upper"][bl] = _quantiles(margin * values, ci)
+        return cohort_purchases, cohort_value
 
-    with single_threaded_blas():
-        future_d, future_point = future(bg_draws), future(point_bg)
+    with single_threaded_blas(), np.errstate(all="ignore"):
+        future_d, future_point = future(tx_draws), future(point_tx)
         if workers == 1 or len(starts) == 1:
             sums = [work(start) for start in starts]
         else:  # numpy releases the GIL in the heavy loops: chunks run on all workers
-            with ThreadPoolExecutor(max_workers=workers) as pool:
+            pool = ThreadPoolExecutor(max_workers=workers)
+            try:
                 sums = list(pool.map(work, starts))
+            except BaseException:
+                # interrupted (a signal, KeyboardInterrupt) or failed: stop the other chunks now
+                stop.set()
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
+            pool.shutdown(wait=True)
     cohort_purchases = np.sum([p for p, _ in sums], axis=0)
-    cohort_clv = np.sum([c for _, c in sums], axis=0)
-    frame = pd.DataFrame(
-        {"frequency": s.frequency.astype(np.int64), "recency": s.recency, "T": s.T, "monetary_value": s.monetary_value},
-        index=s.index,
-    )
+    cohort_value = np.sum([c for _, c in sums], axis=0)
+    frame = pd.DataFrame({"frequency": s.frequency.astype(np.int64), "recency": s.recency, "T": s.T}, index=s.index)
+    if with_spend:
+        frame["monetary_value"] = s.monetary_value
     for name, values in out.items():
         if predictive or "_pred_" not in name:
             frame[name] = values[pattern]
+    if with_spend:
+        _check_spend_exists(spend_model, spend_draws, px, weight, ci)
     settings = {
         "horizon": "infinite" if not np.isfinite(H) else H,
         "time_unit": unit,
@@ -516,12 +587,50 @@ def forecast(
         "annual_discount_rate": discount_rate,
         "rate_per_time_unit": delta if discounting == "continuous" else period_rate,
         "period": period,
-        "margin": margin,
+        "margin": margin if with_spend else None,
         "ci": ci,
         "n_draws": n_draws,
         "draws": draws or "model default",
         "random_seed": random_seed,
+        "transaction_model": type(transaction_model).key,
+        "spend_model": type(spend_model).key if with_spend else None,
     }
     frame.attrs = {"settings": settings}
-    cohort = pd.DataFrame({"expected_purchases": cohort_purchases, "clv": cohort_clv}, index=bg_draws.index)
+    cohort = pd.DataFrame({"expected_purchases": cohort_purchases, value_name: cohort_value}, index=tx_draws.index)
     return Forecast(frame, settings, cohort)
+
+
+class _Stopped(Exception):
+    """Raised in a worker when the forecast was interrupted."""
+
+
+def _check_spend_exists(spend_model: Any, spend_draws: pd.DataFrame, x: np.ndarray, weight: np.ndarray, ci: float) -> None:
+    """Warn, in plain words, where the expected spend does not exist (it is then infinite)."""
+    formulas = type(spend_model).formulas
+    exists = getattr(formulas, "spend_mean_exists", None)
+    if exists is None:
+        return
+    at_point = exists(spend_model.params_, x)
+    in_draws = exists(spend_draws, x)
+    share_draws = 1.0 - float(np.mean(in_draws)) if np.size(in_draws) else 0.0
+    params = ", ".join(f"{k} = {v:.3g}" for k, v in spend_model.params_.items())
+    if not at_point.all():
+        customers = int(weight[~at_point].sum())
+        warnings.warn(
+            f"{type(spend_model).display_name}: the expected spend does not exist at the fitted "
+            f"parameters ({params}) for {customers:,} customers with few repeat purchases: spend is "
+            "too heavy-tailed for a mean (Gamma-Gamma needs p x + q > 1), so their expected spend and "
+            "CLV are reported as infinite. Look at the largest amounts (outliers, wholesale orders), "
+            "cap or segment them, or report the median spend instead.",
+            StatisticalWarning,
+            stacklevel=3,
+        )
+    elif share_draws > (1 - ci) / 2:
+        warnings.warn(
+            f"{type(spend_model).display_name}: in {share_draws:.1%} of the parameter draws the expected "
+            f"spend of some customers does not exist ({params}; p x + q <= 1 in those draws), so their "
+            "upper credible bounds of expected spend and CLV are infinite: spend is heavy-tailed and "
+            "the data do not rule out an infinite mean.",
+            StatisticalWarning,
+            stacklevel=3,
+        )

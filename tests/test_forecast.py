@@ -174,7 +174,7 @@ def test_simulated_futures_follow_the_model(discounting):
     else:
         discount = lambda t: (1 + rate) ** -np.ceil(t / period)  # noqa: E731
         det = bg.discounted_expected_purchases_discrete(params_bg, int(horizon / period), period, rate, x, t_x, T)
-    counts, values = _simulate_future(np.random.default_rng(5), np.full((n, 1), alive), bg_arrays, gg_arrays, x, T, m, horizon, discount)
+    counts, values = _simulate_future(np.random.default_rng(5), np.full((n, 1), alive), bg, bg_arrays, gg, gg_arrays, x, T, m, horizon, discount)
     k = np.arange(8)
     pmf = bg.prob_purchases_conditional(params_bg, k[:, None], horizon, x, t_x, T)[:, 0]
     observed = np.bincount(counts[:, 0], minlength=8)[:8] / n

@@ -47,9 +47,8 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import ConvergenceWarning
-from ..models import beta_geo as bg
-from ..models import gamma_gamma as gg
-from .kernels import BetaGeoKernel, GammaGammaKernel, encode_priors
+from . import kernels as _kernels
+from .kernels import encode_priors
 from .mle import maximize_loglik
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -198,58 +197,28 @@ class Prior:
 
 
 def _data_scale(name: str, patterns: tuple[np.ndarray, ...], weights: np.ndarray) -> float:
-    """The data's own scale that the default priors of alpha and gamma are centred on."""
-    if name == "BetaGeo":
-        return float(np.average(patterns[2], weights=weights)) or 1.0  # mean T
-    return float(np.average(patterns[1], weights=weights))  # mean spend of repeat buyers
+    """The data's own scale that the default priors of the scale parameters are centred on
+    (the model's ``data_scale``: mean T for transaction models, mean spend for spend models)."""
+    return _model_class(name).data_scale(patterns, weights)
 
 
 def default_priors(model: str | type | Any, scale: float) -> dict[str, Prior]:
-    """The weakly informative default priors, all log-normal.
+    """The weakly informative default priors of a model: its ``default_priors(scale)``.
 
-    Every parameter is positive and the samplers work on its logarithm, so the priors are
-    normal on the log scale: ``sigma`` says how many factors of e a parameter may plausibly
-    range over. The two parameters that carry a unit (alpha, in time units; gamma, in money)
-    are centred on the data's own scale, so that the prior says the same thing whatever the
-    time unit or currency.
-
-    BG/NBD (``scale`` = mean T of the customers):
-
-    ``r ~ LogNormal(0, 1.5)``
-        shape of the Gamma distribution of purchase rates; the rates' coefficient of variation
-        is ``1 / sqrt(r)``, and 95% prior mass on r in [0.05, 19] spans purchasing that is
-        extremely lumpy to nearly homogeneous (CDNOW: 0.24).
-    ``alpha ~ LogNormal(log(scale), 2)``
-        rate parameter (time units). With r near 1 the mean purchase rate ``r / alpha`` is
-        centred on one purchase per average observation period and may be 50 times larger or
-        smaller at 2 sd.
-    ``a ~ LogNormal(0, 1)``, ``b ~ LogNormal(0, 1)``
-        the Beta distribution of the dropout probability. Together they put a roughly
-        flat prior on the mean dropout probability ``a / (a + b)`` (median 0.5, 95% in
-        [0.06, 0.94]) and keep its concentration ``a + b`` (a prior "number of customers") in a
-        plausible range (median 2.4, 95% in [0.6, 10]). Without that, the likelihood of
-        sparse data is flat along ``a, b -> infinity`` at a fixed ratio, and the posterior
-        drifts there. On CDNOW the posterior means of a and b stay within 2% of the MLE,
-        whereas a log-flat prior puts them 6% and 9% above it (the posterior is skewed).
-
-    Gamma-Gamma (``scale`` = mean spend of the repeat buyers):
-
-    ``p ~ LogNormal(log 2, 1.5)``
-        shape of the spend of one transaction, whose coefficient of variation within a
-        customer is ``1 / sqrt(p)`` (CDNOW: 6.25).
-    ``q ~ LogNormal(log 3, 1)``
-        shape of the Gamma distribution of the customers' spend rates nu; the population mean
-        spend ``p gamma / (q - 1)`` exists for q > 1, and the prior puts 86% of its mass there.
-    ``gamma ~ LogNormal(log(scale), 2)``
-        rate parameter (money); with p near q - 1 the population mean spend is centred on the
-        observed mean.
+    Every parameter is positive and the samplers work on its logarithm, so the defaults are
+    log-normal: ``sigma`` says how many factors of e a parameter may plausibly range over. The
+    parameters that carry a unit (alpha, beta in time units; gamma in money) are centred on the
+    data's own scale, so that the prior says the same thing whatever the time unit or currency.
+    Each model documents its choice (:meth:`clvmodels.BetaGeo.default_priors`,
+    :meth:`clvmodels.GammaGamma.default_priors`, ...).
 
     Parameters
     ----------
     model : str, estimator or estimator class
-        ``"BetaGeo"`` or ``"GammaGamma"``.
+        A registered model (key such as ``"bgnbd"``, or class name such as ``"BetaGeo"``).
     scale : float
-        Mean T of the customers (BG/NBD) or mean spend of the repeat buyers (Gamma-Gamma).
+        Mean T of the customers (transaction models) or mean spend of the repeat buyers
+        (spend models).
 
     Returns
     -------
@@ -261,20 +230,7 @@ def default_priors(model: str | type | Any, scale: float) -> dict[str, Prior]:
     >>> default_priors("BetaGeo", scale=32.7)["alpha"]
     Prior('LogNormal', mu=3.487375077903208, sigma=2.0)
     """
-    name = _model_name(model)
-    log_scale = float(np.log(scale))
-    if name == "BetaGeo":
-        return {
-            "r": Prior("LogNormal", mu=0.0, sigma=1.5),
-            "alpha": Prior("LogNormal", mu=log_scale, sigma=2.0),
-            "a": Prior("LogNormal", mu=0.0, sigma=1.0),
-            "b": Prior("LogNormal", mu=0.0, sigma=1.0),
-        }
-    return {
-        "p": Prior("LogNormal", mu=float(np.log(2.0)), sigma=1.5),
-        "q": Prior("LogNormal", mu=float(np.log(3.0)), sigma=1.0),
-        "gamma": Prior("LogNormal", mu=log_scale, sigma=2.0),
-    }
+    return dict(_model_class(model).default_priors(scale))
 
 
 def resolve_priors(model: str | type | Any, priors: Mapping[str, Any] | None, scale: float) -> dict[str, Prior]:
@@ -314,25 +270,31 @@ class _Spec:
     columns: tuple[str, ...]  # pattern columns, as in the summary
     observed: str  # name of the log-likelihood variable
     loglik: Any  # loglik(params, *columns, ops=...)
-    kernel: type
+    kernel: type | None  # compiled kernel of log-posterior and gradient, if the model has one
 
 
-_SPECS = {
-    "BetaGeo": _Spec(bg.PARAM_NAMES, ("frequency", "recency", "T"), "purchases", bg.loglik, BetaGeoKernel),
-    "GammaGamma": _Spec(gg.PARAM_NAMES, ("frequency", "monetary_value"), "spend", gg.loglik, GammaGammaKernel),
-}
+def _model_class(model: str | type | Any) -> type:
+    from ..models.registry import model_class
+
+    return model_class(model)
 
 
 def _model_name(model: str | type | Any) -> str:
-    if isinstance(model, str):
-        name = model
-    elif isinstance(model, type):
-        name = model.__name__
-    else:
-        name = type(model).__name__
-    if name not in _SPECS:
-        raise ValueError(f"no Bayesian model for {name!r}; known: {sorted(_SPECS)}.")
-    return name
+    """The class name of a registered model (a clear error listing the registered ones otherwise)."""
+    return _model_class(model).__name__
+
+
+def _spec(model: str | type | Any) -> _Spec:
+    """What the Bayesian fits need of a model, asked of the protocol."""
+    cls = _model_class(model)
+    kernel_name = getattr(cls, "bayes_kernel", None)
+    return _Spec(
+        tuple(cls.param_names),
+        tuple(cls.columns),
+        "purchases" if cls.kind == "transactions" else "spend",
+        cls.formulas.loglik,
+        getattr(_kernels, kernel_name) if kernel_name else None,
+    )
 
 
 # -- the PyMC model -----------------------------------------------------------------------------
@@ -381,7 +343,7 @@ def build_pymc_model(
 
     from ..models.ops import pytensor_ops
 
-    spec = _SPECS[_model_name(model)]
+    spec = _spec(model)
     ops = pytensor_ops()
     with pm.Model(coords={"pattern": np.arange(len(weights))}) as pymc_model:
         params = {}
@@ -418,11 +380,11 @@ class _LogPosterior:
     """
 
     def __init__(self, name: str, patterns: tuple[np.ndarray, ...], weights: np.ndarray, priors: Mapping[str, Prior]) -> None:
-        spec = _SPECS[name]
+        spec = _spec(name)
         self.names = spec.names
         self.codes = encode_priors(dict(priors), spec.names)
         self._pymc_model: pm.Model | None = None
-        if self.codes is not None:
+        if self.codes is not None and spec.kernel is not None:
             self.fn = spec.kernel(*patterns, weights, self.codes)
             self.kind = "compiled kernel"
         else:
@@ -466,8 +428,9 @@ def fit(
     weights: np.ndarray,
     inverse: np.ndarray,
     observed: pd.DataFrame,
-) -> None:
-    """Fit ``estimator`` by ``method`` (one of :data:`METHODS`) and store the fitted state.
+) -> Any:
+    """Fit ``estimator`` by ``method`` (one of :data:`METHODS`); returns a
+    :class:`~clvmodels.models.base.FitResult` (the estimator stores it).
 
     Called by :meth:`clvmodels.models.base.Model.fit`; see there and the estimator's settings.
 
@@ -481,36 +444,38 @@ def fit(
     >>> model.method_, sorted(model.priors_), model.converged_
     ('map', ['gamma', 'p', 'q'], True)
     """
+    from ..models.base import FitResult
+
     name = _model_name(estimator)
-    spec = _SPECS[name]
+    spec = _spec(name)
     settings = _check_settings(estimator, method)
     priors = resolve_priors(name, estimator.priors, _data_scale(name, patterns, weights))
     post = _LogPosterior(name, patterns, weights, priors)
     start = time.perf_counter()
     mode = _posterior_mode(post, type(estimator), patterns, weights)
-    for attr in ("idata_", "optimizer_", "sampler_"):
-        estimator.__dict__.pop(attr, None)
-    estimator.method_ = method
-    estimator.priors_ = priors
-    estimator._patterns_ = patterns
-    estimator._pattern_weights_ = weights
-    estimator.n_patterns_ = len(weights)
-    estimator.n_customers_ = int(round(float(weights.sum())))
-    names = list(spec.names)
+    n_customers = int(round(float(weights.sum())))
     if method == "map":
-        estimator.params_ = pd.Series(mode.params, index=names, name="estimate")
-        estimator.covariance_log_ = pd.DataFrame(mode.covariance_log, index=names, columns=names)
-        estimator.covariance_ = pd.DataFrame(mode.covariance, index=names, columns=names)
-        estimator.optimizer_ = {**mode.diagnostics, "log_posterior": post.kind}
-        estimator.converged_ = bool(mode.converged)
-        estimator.loglik_ = _total_loglik(spec, estimator.params_, patterns, weights)
-        if not estimator.converged_:
+        params = pd.Series(mode.params, index=list(spec.names))
+        result = FitResult(
+            method=method,
+            params=mode.params,
+            covariance=mode.covariance,
+            covariance_log=mode.covariance_log,
+            loglik=_total_loglik(spec, params, patterns, weights),
+            converged=bool(mode.converged),
+            n_customers=n_customers,
+            patterns=patterns,
+            weights=weights,
+            optimizer={**mode.diagnostics, "log_posterior": post.kind},
+            priors=priors,
+        )
+        if not result.converged:
             _warn(
                 f"{name} MAP optimisation did not converge: "
                 f"{'; '.join(mode.diagnostics.get('problems', [])) or mode.diagnostics.get('message')}. "
                 "Try other priors or method='nuts'."
             )
-        return
+        return result
     seed = np.random.SeedSequence(settings["random_seed"])
     seed_init, seed_sampler = seed.spawn(2)
     if method == "nuts":
@@ -522,23 +487,32 @@ def fit(
     draws = posterior_frame(idata, spec.names)
     idata = _with_groups(idata, spec, draws, patterns, inverse, observed, settings["log_likelihood"])
     idata.attrs.update({"clvmodels_model": name, "clvmodels_method": method, "clvmodels_sampler": sampler["sampler"]})
-    estimator.idata_ = idata
-    estimator.sampler_ = {**sampler, "problems": problems}
-    estimator.params_ = pd.Series(draws.mean().to_numpy(), index=names, name="estimate")
-    estimator.covariance_ = pd.DataFrame(np.cov(draws.to_numpy().T), index=names, columns=names)
-    estimator.covariance_log_ = pd.DataFrame(np.cov(np.log(draws.to_numpy()).T), index=names, columns=names)
-    estimator.loglik_ = _total_loglik(spec, estimator.params_, patterns, weights)
-    estimator.converged_ = not problems
+    means = draws.mean()
+    result = FitResult(
+        method=method,
+        params=means.to_numpy(),
+        covariance=np.cov(draws.to_numpy().T),
+        covariance_log=np.cov(np.log(draws.to_numpy()).T),
+        loglik=_total_loglik(spec, means, patterns, weights),
+        converged=not problems,
+        n_customers=n_customers,
+        patterns=patterns,
+        weights=weights,
+        idata=idata,
+        sampler={**sampler, "problems": problems},
+        priors=priors,
+    )
     if problems:
         what = "NUTS sampling" if method == "nuts" else "ADVI"
         _warn(
             f"{name} {what} may not have converged: " + " ".join(problems)
-            + f" Posterior means: {', '.join(f'{k} {v:.4g}' for k, v in estimator.params_.items())}."
+            + f" Posterior means: {', '.join(f'{k} {v:.4g}' for k, v in means.items())}."
         )
+    return result
 
 
 def _warn(message: str) -> None:
-    # stacklevel: _warn <- bayes.fit <- Model._fit <- BetaGeo.fit <- the user's call
+    # stacklevel: _warn <- bayes.fit <- Model._fit <- fit <- the user's call
     warnings.warn(message, ConvergenceWarning, stacklevel=5)
 
 
@@ -634,7 +608,7 @@ def _nuts(
     threads (nutpie) or processes (PyMC) on up to all usable cores. nutpie adapts a low-rank
     modified mass matrix, which captures the strong correlation of a and b (and of q and gamma).
     """
-    spec = _SPECS[name]
+    spec = _spec(name)
     chains, draws = settings["chains"], settings["draws"]
     cores = max(1, min(chains, _usable_cores()))
     starts = _initial_points(mode, chains, seed_init, len(spec.names))
@@ -717,7 +691,7 @@ def _advi(
     with pymc_model:
         # start at the posterior mode with the spread of its Laplace approximation: from PyMC's
         # default (unit sd on the log scale) the optimiser wanders along correlated directions
-        names = _SPECS[name].names
+        names = _spec(name).names
         start = start_sigma = None
         if np.all(np.isfinite(mode.params)) and np.all(np.isfinite(mode.covariance_log)):
             start = {n: float(v) for n, v in zip(names, mode.params)}
@@ -1071,7 +1045,9 @@ def prior_predictive(
     import pymc as pm
 
     name = _model_name(estimator)
-    spec = _SPECS[name]
+    spec = _spec(name)
+    formulas = _model_class(name).formulas
+    transactions = _model_class(name).kind == "transactions"
     weights = np.ones(len(customers[0]))
     priors = resolve_priors(name, estimator.priors, _data_scale(name, customers, weights))
     seed = np.random.SeedSequence(random_seed)
@@ -1089,14 +1065,14 @@ def prior_predictive(
         for i, child in enumerate(seed_sim.spawn(len(params))):
             row = params.iloc[i]
             try:
-                if name == "BetaGeo":
-                    sim = bg.simulate(row, sample[2], random_seed=np.random.default_rng(child))
+                if transactions:
+                    sim = formulas.simulate(row, sample[2], random_seed=np.random.default_rng(child))
                     rows.append(_frequency_statistics(sim["frequency"].to_numpy(), max_frequency))
                 else:
-                    sim = gg.simulate(row, sample[0], random_seed=np.random.default_rng(child))
+                    sim = formulas.simulate(row, sample[0], random_seed=np.random.default_rng(child))
                     rows.append(_spend_statistics(sim["monetary_value"].to_numpy()))
             except ValueError:  # a prior draw so extreme that the simulation overflows
                 rows.append({})
-    observed = _frequency_statistics(sample[0], max_frequency) if name == "BetaGeo" else _spend_statistics(sample[1])
+    observed = _frequency_statistics(sample[0], max_frequency) if transactions else _spend_statistics(sample[1])
     statistics = pd.DataFrame(rows, columns=list(observed), index=params.index)
     return PriorPredictiveCheck(params, statistics, pd.Series(observed, name="observed"))

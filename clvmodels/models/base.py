@@ -7,6 +7,7 @@ import html
 import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
@@ -16,7 +17,7 @@ from scipy import stats
 from ..exceptions import ConvergenceWarning, NotFittedError
 from ..inference.mle import MLEResult, maximize_loglik, single_threaded_blas
 
-__all__ = ["Model"]
+__all__ = ["Model", "TransactionModel", "SpendModel", "FitResult", "check_time", "check_units"]
 
 
 class Model:
@@ -230,7 +231,32 @@ class Model:
 
         if method not in bayes.METHODS:
             raise ValueError(f"method={method!r}; use 'mle' (maximum likelihood), 'nuts', 'advi' or 'map'.")
-        bayes.fit(self, method, patterns, weights, inverse, observed())
+        self._set_fitted(bayes.fit(self, method, patterns, weights, inverse, observed()))
+
+    def _set_fitted(self, result: FitResult) -> None:
+        """Set every fitted attribute from one :class:`FitResult`: the one place that does
+        (maximum likelihood, the Bayesian fits and :func:`clvmodels.load` all come here)."""
+        names = list(self.param_names)
+        for attr in _FITTED_ATTRIBUTES:
+            self.__dict__.pop(attr, None)
+        self.method_ = result.method
+        self.params_ = pd.Series(np.asarray(result.params, dtype=np.float64), index=names, name="estimate")
+        self.covariance_ = pd.DataFrame(np.asarray(result.covariance, dtype=np.float64), index=names, columns=names)
+        self.covariance_log_ = pd.DataFrame(np.asarray(result.covariance_log, dtype=np.float64), index=names, columns=names)
+        self.loglik_ = float(result.loglik)
+        self.converged_ = bool(result.converged)
+        self.n_customers_ = int(result.n_customers)
+        if result.patterns is not None:
+            self._patterns_ = tuple(result.patterns)
+            self._pattern_weights_ = np.asarray(result.weights, dtype=np.float64)
+        self.n_patterns_ = int(result.n_patterns if result.n_patterns is not None else len(result.weights))
+        for name, value in (("optimizer_", result.optimizer), ("idata_", result.idata), ("sampler_", result.sampler), ("priors_", result.priors)):
+            if value is not None:
+                setattr(self, name, value)
+        if result.time_unit is not None:
+            self.time_unit_ = result.time_unit
+        for name, value in result.extra.items():
+            setattr(self, name, value)
 
     def _fit_patterns(self, patterns: tuple[np.ndarray, ...], weights: np.ndarray) -> None:
         """Maximise the likelihood of weighted patterns and store the fitted state.
@@ -240,22 +266,21 @@ class Model:
         first as a starting point.
         """
         penalty = self._check_penalty()
-        n_customers = float(weights.sum())
         result = _maximize(type(self), penalty, patterns, weights)
-        names = list(self.param_names)
-        for attr in ("idata_", "sampler_", "priors_"):
-            self.__dict__.pop(attr, None)
-        self.method_ = "mle"
-        self._patterns_ = patterns
-        self._pattern_weights_ = weights
-        self.n_patterns_ = len(weights)
-        self.params_ = pd.Series(result.params, index=names, name="estimate")
-        self.covariance_ = pd.DataFrame(result.covariance, index=names, columns=names)
-        self.covariance_log_ = pd.DataFrame(result.covariance_log, index=names, columns=names)
-        self.loglik_ = result.loglik
-        self.n_customers_ = int(round(n_customers))
-        self.converged_ = bool(result.converged)
-        self.optimizer_ = result.diagnostics
+        self._set_fitted(
+            FitResult(
+                method="mle",
+                params=result.params,
+                covariance=result.covariance,
+                covariance_log=result.covariance_log,
+                loglik=result.loglik,
+                converged=bool(result.converged),
+                n_customers=int(round(float(weights.sum()))),
+                patterns=patterns,
+                weights=weights,
+                optimizer=result.diagnostics,
+            )
+        )
         if not self.converged_:
             warnings.warn(
                 f"{type(self).__name__} maximum likelihood did not converge: "
@@ -577,6 +602,43 @@ class Model:
         return load_model(path, expected=cls)
 
 
+#: the attributes a fit sets (cleared before a new fit sets them)
+_FITTED_ATTRIBUTES = (
+    "method_", "params_", "covariance_", "covariance_log_", "loglik_", "converged_", "n_customers_", "n_patterns_",
+    "optimizer_", "idata_", "sampler_", "priors_", "_patterns_", "_pattern_weights_",
+)
+
+
+@dataclass
+class FitResult:
+    """The outcome of any fit, in one shape: what :meth:`Model._set_fitted` stores.
+
+    ``params`` are the estimates (MLE, posterior mean or mode) in the model's parameter order;
+    ``covariance`` and ``covariance_log`` their covariance and that of their logarithms;
+    ``patterns``/``weights`` the weighted patterns fitted (``None`` when unknown, e.g. a model
+    file without them, then ``n_patterns`` says how many there were); ``idata``, ``sampler``
+    and ``priors`` for Bayesian fits; ``extra`` holds model-specific fitted attributes
+    (name -> value, e.g. ``frequency_spend_corr_``).
+    """
+
+    method: str
+    params: Any
+    covariance: Any
+    covariance_log: Any
+    loglik: float
+    converged: bool
+    n_customers: int
+    patterns: tuple[np.ndarray, ...] | None = None
+    weights: np.ndarray | None = None
+    n_patterns: int | None = None
+    optimizer: dict[str, Any] | None = None
+    idata: Any = None
+    sampler: dict[str, Any] | None = None
+    priors: dict[str, Any] | None = None
+    time_unit: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
 def _same(a: Any, b: Any) -> bool:
     try:
         return bool(a == b) and type(a) is type(b)
@@ -614,3 +676,383 @@ def _bootstrap_chunk(
         result = _maximize(model_type, penalty, tuple(p[keep] for p in patterns), counts[keep])
         params[i], converged[i] = result.params, result.converged
     return params, converged
+
+
+# -- the model protocol ------------------------------------------------------------------------------
+
+
+def check_time(t: Any) -> Any:
+    """A time or array of times: finite and >= 0 (in the data's time unit)."""
+    arr = np.asarray(t, dtype=np.float64)
+    if not np.all(np.isfinite(arr)) or np.any(arr < 0):
+        raise ValueError(f"t={t!r} must be finite and >= 0 (in the data's time unit).")
+    return arr if arr.ndim else float(arr)
+
+
+def _weights_of(data: pd.DataFrame, sample_weight: Any) -> np.ndarray | None:
+    """``sample_weight``: None, a column name of ``data`` or an array of one weight per row."""
+    if sample_weight is None:
+        return None
+    if isinstance(sample_weight, str):
+        if sample_weight not in data.columns:
+            raise ValueError(
+                f"sample_weight={sample_weight!r} is not a column of the data; columns: {list(data.columns)}."
+            )
+        values = pd.to_numeric(data[sample_weight], errors="coerce").to_numpy(dtype=np.float64)
+        name = f"column {sample_weight!r}"
+    else:
+        values = np.asarray(sample_weight, dtype=np.float64)
+        name = "sample_weight"
+        if values.shape != (len(data),):
+            raise ValueError(f"sample_weight has {values.size} values for {len(data)} rows of data; give one per row.")
+    bad = ~np.isfinite(values) | (values < 0)
+    if bad.any():
+        raise ValueError(
+            f"{name}: {int(bad.sum())} rows are missing, negative or not finite; a weight counts "
+            "the customers a row stands for (>= 0)."
+        )
+    if not values.sum() > 0:
+        raise ValueError(f"{name}: the weights sum to 0; there is nothing to fit.")
+    return values
+
+
+class TransactionModel(Model):
+    """Base class of the transaction models (purchasing and dropping out): the protocol.
+
+    A transaction model is one module of :mod:`clvmodels.models` that declares what makes it
+    itself and registers its estimator class (:func:`clvmodels.models.registry.register`):
+
+    ``key``, ``display_name``
+        The registry key (``"bgnbd"``, ``"pareto-nbd"``, ``"mbgnbd"``: used by configs, model
+        files and the command line) and the name people read (``"BG/NBD"``).
+    ``param_names``
+        The papers' parameter names, in order; every parameter is positive.
+    ``columns``
+        The summary columns the model needs (``frequency, recency, T``).
+    ``formulas``
+        The model's module, holding the pure broadcasting functions of ``(params, data)``:
+        ``loglik(params, frequency, recency, T, *, ops=)`` (written once over numpy and
+        PyTensor), ``prob_alive``, ``expected_purchases``, ``expected_purchases_new``,
+        ``prob_purchases``, ``prob_purchases_conditional``, ``prob_purchases_table``,
+        ``discounted_purchases_if_alive``, ``discounted_purchases_if_alive_discrete``,
+        ``discounted_expected_purchases``, ``discounted_expected_purchases_discrete``,
+        ``simulate`` and ``simulate_future_if_alive`` (see :mod:`clvmodels.models.beta_geo`, the
+        reference module).
+    ``default_priors(scale)``
+        The weakly informative priors of the Bayesian fits, ``scale`` being the customers' mean T.
+    ``_objective(patterns, weights)`` (optional)
+        A faster maximum-likelihood objective (hand-written gradient). Without it the gradient
+        is derived from ``loglik`` by PyTensor (:mod:`clvmodels.inference.autodiff`).
+
+    Everything else (fitting, predictions on a summary, simulation, saving, the Bayesian fits,
+    the forecast, holdout evaluation, tracking and plots) comes from here and from the modules
+    that ask the protocol.
+    """
+
+    kind: ClassVar[str] = "transactions"
+    key: ClassVar[str] = ""
+    display_name: ClassVar[str] = ""
+    columns: ClassVar[tuple[str, ...]] = ("frequency", "recency", "T")
+    formulas: ClassVar[Any] = None
+    #: whether P(alive) is 1 for every customer without a repeat purchase (BG/NBD's assumption)
+    alive_without_repeat: ClassVar[bool] = False
+
+    @staticmethod
+    def default_priors(scale: float) -> dict[str, Any]:
+        raise NotImplementedError
+
+    @classmethod
+    def time_shift(cls, params: Any) -> Any:
+        """The shift ``c`` in which the future given alive is smooth as a function of
+        ``log(c + T)`` (its singularities lie at ``T = -c``): the forecast interpolates in it.
+        By default the second parameter (``alpha``, the purchase-rate scale)."""
+        from .params import unpack
+
+        return unpack(params, cls.param_names)[1]
+
+    @classmethod
+    def data_scale(cls, patterns: tuple[np.ndarray, ...], weights: np.ndarray) -> float:
+        """The data's own time scale that the default priors are centred on: the mean T."""
+        return float(np.average(patterns[2], weights=weights)) or 1.0
+
+    # -- fitting -------------------------------------------------------------------------------
+
+    def fit(self, data: pd.DataFrame, method: str = "mle", *, sample_weight: Any = None) -> TransactionModel:
+        """Fit by maximum likelihood or by Bayesian inference.
+
+        Parameters
+        ----------
+        data : DataFrame
+            Per-customer ``frequency, recency, T`` (as from :func:`clvmodels.rfm_summary`), or
+            a table of distinct patterns with a weight per row (``sample_weight``).
+        method : {"mle", "nuts", "advi", "map"}
+            ``"mle"``: maximum likelihood. ``"nuts"``: posterior draws by the No-U-Turn
+            sampler; ``"advi"``: mean-field variational approximation of the posterior;
+            ``"map"``: posterior mode with its Laplace approximation. The Bayesian methods use
+            the settings ``priors, draws, tune, chains, ...`` given to ``__init__``.
+        sample_weight : str or array_like, optional
+            A column of ``data`` (or an array) counting the customers each row stands for, as
+            in :func:`clvmodels.pattern_table`; the fit equals the fit of the expanded data.
+            The Bayesian per-customer log-likelihood is then per row (pattern).
+
+        Returns
+        -------
+        TransactionModel
+            The fitted model.
+
+        Examples
+        --------
+        >>> from clvmodels import BetaGeo, calibration_holdout_split
+        >>> from clvmodels.datasets import load_cdnow_sample
+        >>> data = calibration_holdout_split(load_cdnow_sample(), calibration_end="1997-09-30",
+        ...                                  time_unit="W")
+        >>> model = BetaGeo().fit(data)
+        >>> model.method_, model.converged_, model.n_customers_, model.time_unit_
+        ('mle', True, 2357, 'W')
+        >>> BetaGeo().fit(data, method="map").params_.round(3).tolist()  # the posterior mode
+        [0.242, 4.389, 0.694, 2.042]
+        """
+        patterns, weights, inverse, observed = self._pattern_data(data, lazy=True, sample_weight=sample_weight)
+        self.time_unit_ = data.attrs.get("time_unit") if hasattr(data, "attrs") else None
+        self._fit(method, patterns, weights, inverse, observed)
+        return self
+
+    def _pattern_data(self, data: pd.DataFrame, lazy: bool = False, sample_weight: Any = None) -> tuple[Any, ...]:
+        """``(patterns, weights, inverse, observed)``: observed is the per-customer frame (or,
+        with ``lazy``, a function making it)."""
+        from ..data import compress_patterns, validate_summary
+
+        s = validate_summary(data)
+        row_weights = _weights_of(data, sample_weight)
+        patterns, weights, inverse = compress_patterns(s.frequency, s.recency, s.T)
+        if row_weights is not None:
+            weights = np.bincount(inverse, weights=row_weights, minlength=len(weights))
+            keep = weights > 0
+            if not keep.all():
+                patterns = tuple(p[keep] for p in patterns)
+                remap = np.cumsum(keep) - 1
+                inverse = np.where(keep[inverse], remap[inverse], -1)
+                weights = weights[keep]
+
+        def observed() -> pd.DataFrame:
+            return pd.DataFrame({"frequency": s.frequency, "recency": s.recency, "T": s.T}, index=s.index)
+
+        return patterns, weights, inverse, (observed if lazy else observed())
+
+    @classmethod
+    def _objective(cls, patterns: tuple[np.ndarray, ...], weights: np.ndarray) -> tuple[Callable, list, Callable | None]:
+        """The likelihood over weighted patterns with its gradient derived from ``loglik``."""
+        from ..inference.autodiff import loglik_objective
+
+        x, _, T = patterns
+        rate = max(float(np.average(x, weights=weights)), 0.01) / (float(np.average(T, weights=weights)) or 1.0)
+        starts = cls._starts(rate)
+        return loglik_objective(cls, patterns, weights), starts, None
+
+    @classmethod
+    def _starts(cls, rate: float) -> list[tuple[float, ...]]:
+        """Starting points of the optimiser given the mean purchase rate ``x / T``: by default
+        ``r / alpha`` at the rate and every other parameter at a few values."""
+        starts = []
+        for r, other in ((1.0, 1.0), (0.25, 0.8), (1.0, 2.0), (5.0, 0.2)):
+            values = [r, r / rate] + [other] * (len(cls.param_names) - 2)
+            starts.append(tuple(values))
+        return starts
+
+    # -- predictions -----------------------------------------------------------------------------
+
+    def _summary(self, data: pd.DataFrame) -> Any:
+        """The validated summary arrays of ``data``, refusing a time unit other than the fit's."""
+        from ..data import validate_summary
+
+        self._check_fitted()
+        check_units(self, data)
+        return validate_summary(data)
+
+    def loglik_per_customer(self, data: pd.DataFrame) -> pd.Series:
+        """Log-likelihood of each customer at the fitted parameters.
+
+        Examples
+        --------
+        >>> from clvmodels import BetaGeo, calibration_holdout_split
+        >>> from clvmodels.datasets import load_cdnow_sample
+        >>> data = calibration_holdout_split(load_cdnow_sample(), calibration_end="1997-09-30",
+        ...                                  time_unit="W")
+        >>> model = BetaGeo().fit(data)
+        >>> loglik = model.loglik_per_customer(data)
+        >>> loglik.head(6).round(2).tolist(), round(float(loglik.sum()), 1)
+        ([-9.46, -4.47, -0.55, -0.55, -0.55, -21.86], -9582.4)
+        """
+        s = self._summary(data)
+        return pd.Series(self.formulas.loglik(self.params_, s.frequency, s.recency, s.T), index=s.index, name="loglik")
+
+    def prob_alive(self, data: pd.DataFrame) -> pd.Series:
+        """P(alive at T) of each customer, given their history.
+
+        Examples
+        --------
+        >>> from clvmodels import BetaGeo, calibration_holdout_split
+        >>> from clvmodels.datasets import load_cdnow_sample
+        >>> data = calibration_holdout_split(load_cdnow_sample(), calibration_end="1997-09-30",
+        ...                                  time_unit="W")
+        >>> model = BetaGeo().fit(data)
+        >>> model.prob_alive(data).head(3).round(3).tolist()  # customer 3 never bought again
+        [0.727, 0.212, 1.0]
+        """
+        s = self._summary(data)
+        return pd.Series(self.formulas.prob_alive(self.params_, s.frequency, s.recency, s.T), index=s.index, name="prob_alive")
+
+    def expected_purchases(self, data: pd.DataFrame, t: float) -> pd.Series:
+        """Expected purchases of each customer in (T, T + t], given their history.
+
+        ``t`` is in the data's time unit (``model.time_unit_``).
+
+        Examples
+        --------
+        >>> from clvmodels import BetaGeo, calibration_holdout_split
+        >>> from clvmodels.datasets import load_cdnow_sample
+        >>> data = calibration_holdout_split(load_cdnow_sample(), calibration_end="1997-09-30",
+        ...                                  time_unit="W")
+        >>> model = BetaGeo().fit(data)
+        >>> model.expected_purchases(data, t=39).head(3).round(3).tolist()  # FHL 2005: 1.226
+        [1.226, 0.203, 0.195]
+        """
+        s = self._summary(data)
+        values = self.formulas.expected_purchases(self.params_, check_time(t), s.frequency, s.recency, s.T)
+        return pd.Series(values, index=s.index, name="expected_purchases")
+
+    def expected_purchases_new(self, t: Any) -> np.ndarray:
+        """Expected repeat purchases in (0, t] of a new customer.
+
+        Examples
+        --------
+        >>> from clvmodels import BetaGeo, calibration_holdout_split
+        >>> from clvmodels.datasets import load_cdnow_sample
+        >>> data = calibration_holdout_split(load_cdnow_sample(), calibration_end="1997-09-30",
+        ...                                  time_unit="W")
+        >>> model = BetaGeo().fit(data)
+        >>> model.expected_purchases_new([1.0, 78.0]).round(4)  # FHL 2005: 0.0532, 1.8576
+        array([0.0532, 1.858 ])
+        """
+        self._check_fitted()
+        return self.formulas.expected_purchases_new(self.params_, check_time(t))
+
+    def prob_purchases(self, n: Any, t: float, data: pd.DataFrame | None = None) -> np.ndarray | pd.DataFrame:
+        """Probability of exactly ``n`` purchases in a period of length ``t``.
+
+        Without ``data``: in (0, t] for a new customer, shaped like ``n``. With ``data``: in
+        (T, T + t] for each customer given their history, as a DataFrame with one column per ``n``.
+
+        Examples
+        --------
+        >>> from clvmodels import BetaGeo, calibration_holdout_split
+        >>> from clvmodels.datasets import load_cdnow_sample
+        >>> data = calibration_holdout_split(load_cdnow_sample(), calibration_end="1997-09-30",
+        ...                                  time_unit="W")
+        >>> model = BetaGeo().fit(data)
+        >>> model.prob_purchases([0, 1, 2], 39.0).round(3)  # a new customer's first 39 weeks
+        array([0.574, 0.199, 0.085])
+        >>> model.prob_purchases([0, 1, 2], 39.0, data).head(2).round(3)
+                         0      1      2
+        customer_id
+        1            0.445  0.239  0.144
+        2            0.883  0.068  0.028
+        """
+        self._check_fitted()
+        t = check_time(t)
+        n_arr = np.asarray(n)
+        if np.any(n_arr < 0) or np.any(n_arr != np.round(n_arr)):
+            raise ValueError("n must hold whole numbers >= 0.")
+        if data is None:
+            return self.formulas.prob_purchases(self.params_, n_arr, t)
+        s = self._summary(data)
+        n_col = np.atleast_1d(n_arr).astype(np.float64)[:, None]
+        values = self.formulas.prob_purchases_conditional(self.params_, n_col, t, s.frequency, s.recency, s.T)
+        return pd.DataFrame(values.T, index=s.index, columns=np.atleast_1d(n_arr).astype(int))
+
+    def simulate(
+        self,
+        T: Any,
+        *,
+        holdout: float | None = None,
+        random_seed: int | np.random.Generator | None = None,
+    ) -> pd.DataFrame:
+        """Simulate customers observed for ``T`` time units from the fitted parameters.
+
+        Examples
+        --------
+        >>> from clvmodels import BetaGeo, calibration_holdout_split
+        >>> from clvmodels.datasets import load_cdnow_sample
+        >>> data = calibration_holdout_split(load_cdnow_sample(), calibration_end="1997-09-30",
+        ...                                  time_unit="W")
+        >>> model = BetaGeo().fit(data)
+        >>> sim = model.simulate(data["T"], holdout=39.0, random_seed=1)
+        >>> sim.columns.tolist()
+        ['frequency', 'recency', 'T', 'frequency_holdout', 'duration_holdout', 'lambda_', 'p_']
+        >>> refit = BetaGeo().fit(sim)  # data simulated from the fit look like CDNOW to the model
+        >>> bool(abs(refit.params_["r"] / model.params_["r"] - 1) < 0.25)
+        True
+        """
+        self._check_fitted()
+        return self.formulas.simulate(self.params_, T, holdout=holdout, random_seed=random_seed)
+
+
+class SpendModel(Model):
+    """Base class of the spend models (value per transaction): ``key``, ``display_name``,
+    ``param_names``, ``columns`` (``frequency, monetary_value``), ``formulas`` (the module with
+    ``loglik(params, frequency, monetary_value, *, ops=)``, ``expected_spend``, ``mean_spend``,
+    ``simulate`` and ``simulate_spend(rng, params, frequency, monetary_value, owner)``) and
+    ``default_priors(scale)``, ``scale`` being the repeat buyers' mean spend."""
+
+    kind: ClassVar[str] = "spend"
+    key: ClassVar[str] = ""
+    display_name: ClassVar[str] = ""
+    columns: ClassVar[tuple[str, ...]] = ("frequency", "monetary_value")
+    formulas: ClassVar[Any] = None
+
+    @staticmethod
+    def default_priors(scale: float) -> dict[str, Any]:
+        raise NotImplementedError
+
+    @classmethod
+    def data_scale(cls, patterns: tuple[np.ndarray, ...], weights: np.ndarray) -> float:
+        """The data's own money scale that the default priors are centred on: the mean spend."""
+        return float(np.average(patterns[1], weights=weights))
+
+
+def check_units(model: Model, data: Any = None, *, unit: str | None = None) -> None:
+    """Refuse data whose time unit differs from the one the model was fitted in.
+
+    A model fitted in weeks has its rates per week; applied to times in days it would give wrong
+    answers without a word. Both units must be known for the check: the data's
+    (``data.attrs["time_unit"]``, set by :func:`clvmodels.rfm_summary`, or ``unit``) and the
+    model's ``time_unit_``.
+
+    Examples
+    --------
+    >>> from clvmodels import BetaGeo
+    >>> model = BetaGeo()
+    >>> model.time_unit_ = "W"
+    >>> check_units(model, unit="D")
+    Traceback (most recent call last):
+    ...
+    ValueError: time units differ: the BetaGeo model was fitted on a summary in 'W' but the data are in 'D'; its parameters are per 'W', so summarise the data with time_unit='W' (or refit the model on data in 'D').
+    """
+    from ..units import normalize_unit
+
+    fitted = getattr(model, "time_unit_", None)
+    given = unit
+    if given is None and data is not None:
+        given = getattr(data, "attrs", {}).get("time_unit")
+    if not fitted or not given:
+        return
+    try:
+        same = normalize_unit(str(fitted)) == normalize_unit(str(given))
+    except ValueError:
+        same = str(fitted) == str(given)
+    if not same:
+        raise ValueError(
+            f"time units differ: the {type(model).__name__} model was fitted on a summary in "
+            f"{fitted!r} but the data are in {given!r}; its parameters are per {fitted!r}, so "
+            f"summarise the data with time_unit={fitted!r} (or refit the model on data in {given!r})."
+        )

@@ -15,6 +15,7 @@ customer base analysis. Journal of Marketing Research 42(4), 415-430.
 
 from __future__ import annotations
 
+import sys
 import warnings
 from typing import Any
 
@@ -25,7 +26,7 @@ from scipy import special, stats
 
 from ..data import compress_patterns, validate_summary
 from ..exceptions import StatisticalWarning
-from .base import Model
+from .base import SpendModel, _weights_of
 from .ops import NUMPY_OPS
 from .params import unpack
 from .registry import register
@@ -125,6 +126,24 @@ class _PatternLoglik:
         return value, grad
 
 
+def _weighted_correlation(x: np.ndarray, m: np.ndarray, w: np.ndarray) -> tuple[float, float]:
+    """Pearson correlation of x and m with frequency weights w, and its two-sided p-value
+    (t test on ``sum(w) - 2`` degrees of freedom, as :func:`scipy.stats.pearsonr` with unit weights)."""
+    n = float(w.sum())
+    if n <= 2:
+        return 0.0, 1.0
+    dx = x - np.average(x, weights=w)
+    dm = m - np.average(m, weights=w)
+    sxx, smm = float(w @ (dx * dx)), float(w @ (dm * dm))
+    if sxx <= 0 or smm <= 0:
+        return 0.0, 1.0
+    corr = float(np.clip(w @ (dx * dm) / np.sqrt(sxx * smm), -1.0, 1.0))
+    if abs(corr) == 1.0:
+        return corr, 0.0
+    t = corr * np.sqrt((n - 2) / (1 - corr * corr))
+    return corr, float(2 * stats.t.sf(abs(t), n - 2))
+
+
 def mean_spend(params: Any) -> Any:
     """Population mean spend per transaction, ``p gamma / (q - 1)`` (infinite when q <= 1).
 
@@ -159,7 +178,39 @@ def expected_spend(params: Any, frequency: ArrayLike, monetary_value: ArrayLike)
     p, q, gamma = unpack(params, PARAM_NAMES)
     x = np.asarray(frequency, dtype=np.float64)
     m = np.where(x > 0, np.asarray(monetary_value, dtype=np.float64), 0.0)
-    return p * (gamma + x * m) / (p * x + q - 1)
+    shape = p * x + q - 1
+    # the posterior of nu is Gamma(p x + q, gamma + x m); E[1 / nu] exists only for p x + q > 1:
+    # below that the expected spend is infinite (spend too heavy-tailed), never negative
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(shape > 0, p * (gamma + x * m) / np.where(shape > 0, shape, 1.0), np.inf)
+
+
+def spend_mean_exists(params: Any, frequency: ArrayLike) -> np.ndarray:
+    """Whether the expected spend ``E[M | x, m]`` exists (is finite): ``p x + q > 1``.
+
+    With ``q <= 1`` the population mean spend ``p gamma / (q - 1)`` does not exist (spend per
+    customer has too heavy a tail), and neither does the expected spend of a customer with
+    fewer than ``(1 - q) / p`` repeat purchases: :func:`expected_spend` is infinite there.
+
+    Examples
+    --------
+    >>> spend_mean_exists({"p": 0.5, "q": 0.8, "gamma": 10.0}, np.array([0, 1]))
+    array([False,  True])
+    """
+    p, q, _ = unpack(params, PARAM_NAMES)
+    return p * np.asarray(frequency, dtype=np.float64) + q > 1
+
+
+def sample_spend_rate(rng: np.random.Generator, params: tuple[np.ndarray, ...], frequency: np.ndarray, monetary_value: np.ndarray) -> np.ndarray:
+    """The spend rate ``nu ~ Gamma(q + p x, gamma + x m)`` of each cell, from its posterior
+    given x repeat transactions of mean value m (``params`` one value per cell)."""
+    p, q, gamma = params
+    return rng.gamma(q + p * frequency) / (gamma + frequency * monetary_value)
+
+
+def sample_purchase_values(rng: np.random.Generator, params: tuple[np.ndarray, ...], rate: np.ndarray) -> np.ndarray:
+    """The value ``Gamma(p, nu)`` of one purchase per entry (``params`` and ``rate`` per purchase)."""
+    return rng.gamma(params[0]) / rate
 
 
 def simulate(
@@ -196,7 +247,7 @@ def simulate(
 
 
 @register
-class GammaGamma(Model):
+class GammaGamma(SpendModel):
     """Gamma-Gamma model of spend per transaction, fitted by maximum likelihood or Bayesian inference.
 
     ``fit`` uses the customers with ``frequency > 0`` only (their mean repeat spend is the
@@ -233,10 +284,41 @@ class GammaGamma(Model):
 
     key = "gamma-gamma"
     display_name = "Gamma-Gamma"
-    kind = "spend"
     param_names = PARAM_NAMES
+    formulas = sys.modules[__name__]
 
-    def fit(self, data: pd.DataFrame, method: str = "mle") -> GammaGamma:
+    bayes_kernel = "GammaGammaKernel"
+
+    @staticmethod
+    def default_priors(scale: float) -> dict[str, Any]:
+        """The weakly informative default priors, all log-normal (``scale`` = mean spend of the
+        repeat buyers).
+
+        ``p ~ LogNormal(log 2, 1.5)``
+            shape of the spend of one transaction, whose coefficient of variation within a
+            customer is ``1 / sqrt(p)`` (CDNOW: 6.25).
+        ``q ~ LogNormal(log 3, 1)``
+            shape of the Gamma distribution of the customers' spend rates nu; the population
+            mean spend ``p gamma / (q - 1)`` exists for q > 1, and the prior puts 86% of its
+            mass there.
+        ``gamma ~ LogNormal(log(scale), 2)``
+            rate parameter (money); with p near q - 1 the population mean spend is centred on
+            the observed mean.
+
+        Examples
+        --------
+        >>> GammaGamma.default_priors(30.0)["q"]
+        Prior('LogNormal', mu=1.0986122886681098, sigma=1.0)
+        """
+        from ..inference.bayes import Prior
+
+        return {
+            "p": Prior("LogNormal", mu=float(np.log(2.0)), sigma=1.5),
+            "q": Prior("LogNormal", mu=float(np.log(3.0)), sigma=1.0),
+            "gamma": Prior("LogNormal", mu=float(np.log(scale)), sigma=2.0),
+        }
+
+    def fit(self, data: pd.DataFrame, method: str = "mle", *, sample_weight: Any = None) -> GammaGamma:
         """Fit on the customers with ``frequency > 0``, by maximum likelihood or Bayesian inference.
 
         Parameters
@@ -246,6 +328,9 @@ class GammaGamma(Model):
             :func:`clvmodels.rfm_summary` with ``amount_col``.
         method : {"mle", "nuts", "advi", "map"}
             As in :meth:`clvmodels.BetaGeo.fit`.
+        sample_weight : str or array_like, optional
+            A column of ``data`` (or an array) counting the customers each row stands for (a
+            pattern table); the independence check then uses weighted moments.
 
         Returns
         -------
@@ -265,16 +350,15 @@ class GammaGamma(Model):
         0.11
         """
         (x_all, m_all), s, repeat = self._repeat_buyers(data)
-        n = len(x_all)
+        row_weights = _weights_of(data, sample_weight)
+        w_all = np.ones(len(x_all)) if row_weights is None else row_weights[repeat]
+        n = float(w_all.sum())
         self.time_unit_ = data.attrs.get("time_unit") if hasattr(data, "attrs") else None
-        if np.ptp(x_all) > 0 and np.ptp(m_all) > 0:
-            corr, p_value = stats.pearsonr(x_all, m_all)
-        else:
-            corr, p_value = 0.0, 1.0
+        corr, p_value = _weighted_correlation(x_all, m_all, w_all)
         self.frequency_spend_corr_ = float(corr)
         if abs(corr) > CORRELATION_WARNING and p_value < 0.01:
             warnings.warn(
-                f"Frequency and mean spend are correlated among the {n:,} repeat buyers "
+                f"Frequency and mean spend are correlated among the {n:,.0f} repeat buyers "
                 f"(Pearson r = {corr:.2f}, p = {p_value:.1g}); the Gamma-Gamma model assumes "
                 "they are independent, so its expected spend (and CLV) may be biased. Consider "
                 "segmenting customers or a model of spend that depends on frequency.",
@@ -282,6 +366,11 @@ class GammaGamma(Model):
                 stacklevel=2,
             )
         patterns, weights, inverse = compress_patterns(x_all, m_all)
+        if row_weights is not None:
+            weights = np.bincount(inverse, weights=w_all, minlength=len(weights))
+            keep = weights > 0
+            patterns, weights = tuple(p[keep] for p in patterns), weights[keep]
+            inverse = np.where(keep[inverse], (np.cumsum(keep) - 1)[inverse], -1)
 
         def observed() -> pd.DataFrame:
             return pd.DataFrame({"frequency": x_all, "monetary_value": m_all}, index=s.index[repeat])
