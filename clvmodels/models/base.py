@@ -740,6 +740,8 @@ class TransactionModel(Model):
         reference module).
     ``default_priors(scale)``
         The weakly informative priors of the Bayesian fits, ``scale`` being the customers' mean T.
+    ``example_params``
+        Typical parameters (in weeks), which the contract tests simulate from.
     ``_objective(patterns, weights)`` (optional)
         A faster maximum-likelihood objective (hand-written gradient). Without it the gradient
         is derived from ``loglik`` by PyTensor (:mod:`clvmodels.inference.autodiff`).
@@ -756,6 +758,9 @@ class TransactionModel(Model):
     formulas: ClassVar[Any] = None
     #: whether P(alive) is 1 for every customer without a repeat purchase (BG/NBD's assumption)
     alive_without_repeat: ClassVar[bool] = False
+    #: typical parameters in weeks (a published fit where there is one): the contract tests
+    #: simulate from them, and the documentation's examples use them
+    example_params: ClassVar[dict[str, float]] = {}
 
     @staticmethod
     def default_priors(scale: float) -> dict[str, Any]:

@@ -825,6 +825,7 @@ class BetaGeo(TransactionModel):
         return _PatternLoglik(x.astype(np.float64), t_x, T, weights), starts, coarse
 
     bayes_kernel = "BetaGeoKernel"
+    example_params = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}  # FHL 2005, CDNOW
 
     @staticmethod
     def default_priors(scale: float) -> dict[str, Any]:
