@@ -7,6 +7,8 @@ Public names::
     GammaGamma                               Gamma-Gamma model of spend per transaction
     forecast, Forecast                       per-customer CLV with credible and predictive intervals
     evaluate_holdout                         holdout accuracy, interval coverage and PIT
+    compare_models                           fit criteria and holdout accuracy of several models
+    registered, model_class                  the registered models by key ("bgnbd", "pareto-nbd", ...)
     tracking_forecast, new_customer_purchases  repeat transactions over calendar time, of a new customer
     load                                     a model saved by model.save(path) (JSON or NetCDF)
     Prior                                    a prior for the Bayesian fits (fit(data, method="nuts"))
@@ -21,13 +23,13 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from . import datasets
+from .compare import ModelComparison, compare_models
 from .data import calibration_holdout_split, rfm_summary
 from .exceptions import ConvergenceWarning, DataWarning, NotFittedError, StatisticalWarning
 from .forecast import Forecast, forecast
 from .inference.bayes import Prior
 from .io import load_model as load
-from .models.beta_geo import BetaGeo
-from .models.gamma_gamma import GammaGamma
+from .models import BetaGeo, GammaGamma, model_class, registered
 from .tracking import new_customer_purchases, tracking_forecast
 from .validation import HoldoutReport, evaluate_holdout
 
@@ -42,6 +44,10 @@ __all__ = [
     "rfm_summary",
     "calibration_holdout_split",
     "evaluate_holdout",
+    "compare_models",
+    "ModelComparison",
+    "model_class",
+    "registered",
     "tracking_forecast",
     "new_customer_purchases",
     "forecast",
