@@ -509,6 +509,10 @@ def forecast(
 
     def work(start: int) -> tuple[np.ndarray, np.ndarray]:
         """Fill the outputs of one chunk of patterns; return its per-draw cohort sums."""
+        with np.errstate(all="ignore"):  # per thread; the outputs are checked for NaN at the end
+            return _work(start)
+
+    def _work(start: int) -> tuple[np.ndarray, np.ndarray]:
         if stop.is_set():
             raise _Stopped
         sl = slice(start, min(start + chunk, n))
@@ -578,6 +582,13 @@ def forecast(
     for name, values in out.items():
         if predictive or "_pred_" not in name:
             frame[name] = values[pattern]
+    missing = [name for name, values in out.items() if np.isnan(values).any()]
+    if missing:
+        raise FloatingPointError(
+            f"the forecast could not be computed for some customers ({', '.join(missing)} undefined) at the "
+            f"parameters {transaction_model.params_.round(6).to_dict()}; this is a numerical failure, "
+            "please report it with the model file."
+        )
     if with_spend:
         _check_spend_exists(spend_model, spend_draws, px, weight, ci)
     settings = {

@@ -288,6 +288,28 @@ def maximize_loglik(
     else:
         cov_log = np.full(hess.shape, np.nan)
     converged = grad_max < _GRAD_TOL and positive_definite and not at_bound
+    # a maximum at the boundary of the parameter space: the parameters at the bound are
+    # answers (0 or infinity), the others have converged when their gradient is small and
+    # their Hessian block positive definite; their covariance is that block's inverse
+    boundary: list[tuple[int, str]] = []
+    interior_converged = False
+    if at_bound:
+        boundary = [(int(i), "low" if u[i] < 0 else "high") for i in np.flatnonzero(np.abs(u) >= _BOUND - 1e-6)]
+        free = np.ones(len(u), dtype=bool)
+        free[[i for i, _ in boundary]] = False
+        # at the bound the gradient may only point outwards (the optimum lies beyond the bound)
+        outwards = all((g[i] <= _GRAD_TOL) if side == "high" else (g[i] >= -_GRAD_TOL) for i, side in boundary)
+        block = hess[np.ix_(free, free)]
+        try:
+            block_pd = bool(free.any()) and bool(np.linalg.eigvalsh(block).min() > 0)
+        except np.linalg.LinAlgError:
+            block_pd = False
+        free_grad = float(np.max(np.abs(g[free]))) if free.any() else 0.0
+        interior_converged = bool(outwards and block_pd and free_grad < _GRAD_TOL)
+        if interior_converged:
+            cov_log = np.zeros_like(hess)
+            inner = np.linalg.inv(block * n_obs)
+            cov_log[np.ix_(free, free)] = (inner + inner.T) / 2.0
     theta = np.exp(u)
     total = -(obj.value(u) - penalty * float(np.sum(theta**2))) * n_obs  # unpenalised, from the cache
     problems = []
@@ -306,6 +328,8 @@ def maximize_loglik(
         "max_abs_gradient": grad_max,
         "hessian_eigenvalues": [float(v) for v in eigval],
         "at_bound": at_bound,
+        "boundary": boundary,
+        "interior_converged": interior_converged,
         "problems": problems,
         "runs": [(name, bool(r.success), float(r.fun)) for name, r in runs],
     }

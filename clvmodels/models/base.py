@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..exceptions import ConvergenceWarning, NotFittedError
+from ..exceptions import ConvergenceWarning, NotFittedError, StatisticalWarning
 from ..inference.mle import MLEResult, maximize_loglik, single_threaded_blas
 
 __all__ = ["Model", "TransactionModel", "SpendModel", "FitResult", "check_time", "check_units"]
@@ -267,6 +267,11 @@ class Model:
         """
         penalty = self._check_penalty()
         result = _maximize(type(self), penalty, patterns, weights)
+        boundary = None
+        if not result.converged and self.reductions:
+            found = self._reduced_fit(result, penalty, patterns, weights)
+            if found is not None:
+                result, boundary = found
         self._set_fitted(
             FitResult(
                 method="mle",
@@ -274,13 +279,16 @@ class Model:
                 covariance=result.covariance,
                 covariance_log=result.covariance_log,
                 loglik=result.loglik,
-                converged=bool(result.converged),
+                converged=bool(result.converged) or boundary is not None,
                 n_customers=int(round(float(weights.sum()))),
                 patterns=patterns,
                 weights=weights,
                 optimizer=result.diagnostics,
+                extra={"boundary_": boundary},
             )
         )
+        if boundary is not None:
+            warnings.warn(f"{type(self).display_name or type(self).__name__}: {boundary}", StatisticalWarning, stacklevel=3)
         if not self.converged_:
             warnings.warn(
                 f"{type(self).__name__} maximum likelihood did not converge: "
@@ -291,6 +299,51 @@ class Model:
                 ConvergenceWarning,
                 stacklevel=3,
             )
+
+    #: limits of the model that are answers, not failures: ``(fixed, meaning)`` pairs, where
+    #: ``fixed`` maps parameters to the values that stand for the limit (say, b = exp(20) for
+    #: "b -> infinity") and ``meaning`` says in plain words what the data then show (``{T}``
+    #: is filled with the customers' mean observation length)
+    reductions: ClassVar[tuple[tuple[dict[str, float], str], ...]] = ()
+
+    def _reduced_fit(self, result: MLEResult, penalty: float, patterns: tuple[np.ndarray, ...], weights: np.ndarray) -> tuple[MLEResult, str] | None:
+        """When the full fit did not converge, try the model's limits: maximise over the other
+        parameters with the limit's parameters fixed. A limit whose fit converges and is at
+        least as likely as the full fit's best point is the answer (the likelihood increases
+        towards it); None when none is."""
+        names = list(self.param_names)
+        loglik_and_grad, starts, _ = type(self)._objective(patterns, weights)
+        n_customers = float(weights.sum())
+        for fixed, meaning in self.reductions:
+            free = np.array([n not in fixed for n in names])
+            full = np.array([fixed.get(n, np.nan) for n in names], dtype=np.float64)
+
+            def reduced(theta_free: np.ndarray, full: np.ndarray = full, free: np.ndarray = free) -> tuple[float, np.ndarray]:
+                theta = full.copy()
+                theta[free] = theta_free
+                value, grad = loglik_and_grad(theta)
+                return value, np.asarray(grad)[free]
+
+            tries = [tuple(np.asarray(result.params)[free])] + [tuple(np.asarray(st)[free]) for st in starts]
+            with single_threaded_blas():
+                limit = maximize_loglik(reduced, tries, n_obs=n_customers, penalty=penalty)
+            tolerance = 1e-6 * max(1.0, abs(result.loglik))
+            if not limit.converged or not np.isfinite(result.loglik) or limit.loglik < result.loglik - tolerance:
+                continue
+            params = full.copy()
+            params[free] = limit.params
+            cov_log = np.zeros((len(names), len(names)))
+            cov_log[np.ix_(free, free)] = limit.covariance_log
+            diagnostics = {**limit.diagnostics, "limit": {k: float(v) for k, v in fixed.items()}, "full_fit": result.diagnostics}
+            scale = f"{self.data_scale(patterns, weights):.3g}"
+            which = ", ".join(f"{k} -> {'infinity' if v > 1 else '0'}" if v > 1e6 or v < 1e-6 else f"{k} = {v:g}" for k, v in fixed.items())
+            message = (
+                f"the fit is at a limit of the model ({which}), an answer rather than a failure: "
+                + meaning.format(T=scale)
+                + ". Those parameters are held at the limit in the parameter draws."
+            )
+            return MLEResult(params, limit.loglik, cov_log, True, diagnostics), message
+        return None
 
     def sample_params(
         self,
@@ -376,7 +429,15 @@ class Model:
                     "so there are no Laplace draws; use method='bootstrap' or a penalty."
                 )
             rng = np.random.default_rng(seed)
-            values = np.exp(rng.multivariate_normal(np.log(self.params_.to_numpy()), cov, size=n_draws, method="cholesky"))
+            centre = np.log(self.params_.to_numpy())
+            free = np.any(cov != 0, axis=0)
+            if free.all():
+                values = np.exp(rng.multivariate_normal(centre, cov, size=n_draws, method="cholesky"))
+            else:  # a fit at a boundary: the boundary parameters are held at their value
+                values = np.tile(np.exp(centre), (n_draws, 1))
+                if free.any():
+                    block = cov[np.ix_(free, free)]
+                    values[:, free] = np.exp(rng.multivariate_normal(centre[free], block, size=n_draws, method="cholesky"))
         elif method == "bootstrap":
             values, converged = self._bootstrap(n_draws, seed, n_jobs)
             if not converged.all():
@@ -605,7 +666,7 @@ class Model:
 #: the attributes a fit sets (cleared before a new fit sets them)
 _FITTED_ATTRIBUTES = (
     "method_", "params_", "covariance_", "covariance_log_", "loglik_", "converged_", "n_customers_", "n_patterns_",
-    "optimizer_", "idata_", "sampler_", "priors_", "_patterns_", "_pattern_weights_",
+    "optimizer_", "idata_", "sampler_", "priors_", "_patterns_", "_pattern_weights_", "boundary_",
 )
 
 

@@ -26,7 +26,7 @@ from scipy import special, stats
 
 from ..data import compress_patterns, validate_summary
 from ..exceptions import StatisticalWarning
-from .base import SpendModel, _weights_of
+from .base import FitResult, SpendModel, _weights_of
 from .ops import NUMPY_OPS
 from .params import unpack
 from .registry import register
@@ -375,8 +375,42 @@ class GammaGamma(SpendModel):
         def observed() -> pd.DataFrame:
             return pd.DataFrame({"frequency": x_all, "monetary_value": m_all}, index=s.index[repeat])
 
+        if np.ptp(m_all) == 0:
+            self._fit_constant(float(m_all[0]), method, patterns, weights)
+            return self
         self._fit(method, patterns, weights, inverse, observed)
         return self
+
+    def _fit_constant(self, value: float, method: str, patterns: tuple[np.ndarray, ...], weights: np.ndarray) -> None:
+        """Every repeat buyer's mean spend is the same: spend has no variation, a limit of the
+        model (p, q -> infinity: no variation within or across customers) at which every
+        expected and simulated spend is that value. Stand for it with p = q = e^14 and gamma set
+        so that the mean spend is exactly ``value``; the likelihood is then unbounded (a point
+        mass), so ``loglik_`` is reported as infinite."""
+        big = float(np.exp(14.0))
+        params = np.array([big, big, value * (big - 1.0) / big])
+        k = len(params)
+        self._set_fitted(
+            FitResult(
+                method=method,
+                params=params,
+                covariance=np.zeros((k, k)),
+                covariance_log=np.zeros((k, k)),
+                loglik=np.inf,
+                converged=True,
+                n_customers=int(round(float(weights.sum()))),
+                patterns=patterns,
+                weights=weights,
+                optimizer={"message": "every amount is identical: spend has no variation"},
+                extra={"boundary_": f"every repeat buyer's mean spend is {value:,.2f}: spend has no variation, so the spend forecast is that constant"},
+            )
+        )
+        warnings.warn(
+            f"Gamma-Gamma: every repeat buyer's mean spend is {value:,.2f}; spend has no variation, so the "
+            "spend forecast is that constant (the model's limit p, q -> infinity; no parameter uncertainty).",
+            StatisticalWarning,
+            stacklevel=3,
+        )
 
     @staticmethod
     def _repeat_buyers(data: pd.DataFrame) -> tuple[tuple[np.ndarray, np.ndarray], Any, np.ndarray]:
