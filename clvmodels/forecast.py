@@ -48,6 +48,7 @@ from .exceptions import StatisticalWarning
 from .models.base import check_units
 from .models.chebyshev import XTInterpolant
 from .models.params import unpack
+from .progress import progress as show_progress
 from .units import normalize_unit, unit_days
 
 __all__ = ["Forecast", "forecast", "COLUMNS", "PURCHASE_COLUMNS", "MEMORY_BUDGET"]
@@ -343,6 +344,7 @@ def forecast(
     draws: Literal["laplace", "bootstrap", "posterior"] | None = None,
     memory_budget: int = MEMORY_BUDGET,
     n_jobs: int = 2,
+    progress: bool | None = None,
 ) -> Forecast:
     """Forecast each customer's purchases, spend and discounted lifetime value with intervals.
 
@@ -392,6 +394,10 @@ def forecast(
         Threads working on chunks of customers at once (numpy releases the GIL in the heavy
         loops). Results depend on neither ``n_jobs`` nor ``memory_budget``: each block of
         customers simulates its futures from its own random stream.
+    progress : bool, optional
+        ``False``: silent. By default a progress bar in a terminal or notebook when the forecast
+        takes more than two seconds, and a log line every ten seconds in batch jobs
+        (:mod:`clvmodels.progress`).
 
     Returns
     -------
@@ -510,7 +516,9 @@ def forecast(
     def work(start: int) -> tuple[np.ndarray, np.ndarray]:
         """Fill the outputs of one chunk of patterns; return its per-draw cohort sums."""
         with np.errstate(all="ignore"):  # per thread; the outputs are checked for NaN at the end
-            return _work(start)
+            sums = _work(start)
+        bar.update(min(chunk, n - start))
+        return sums
 
     def _work(start: int) -> tuple[np.ndarray, np.ndarray]:
         if stop.is_set():
@@ -560,7 +568,7 @@ def forecast(
                 out["clv_pred_lower"][bl], out["clv_pred_upper"][bl] = _quantiles(margin * values, ci)
         return cohort_purchases, cohort_value
 
-    with single_threaded_blas(), np.errstate(all="ignore"):
+    with single_threaded_blas(), np.errstate(all="ignore"), show_progress(n, "forecast", unit="histories", enabled=progress) as bar:
         future_d, future_point = future(tx_draws), future(point_tx)
         if workers == 1 or len(starts) == 1:
             sums = [work(start) for start in starts]

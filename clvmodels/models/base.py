@@ -452,19 +452,30 @@ class Model:
         return pd.DataFrame(values, columns=list(self.param_names), index=pd.RangeIndex(n_draws, name="draw"))
 
     def _bootstrap(self, n_draws: int, seed: np.random.SeedSequence, n_jobs: int) -> tuple[np.ndarray, np.ndarray]:
+        from ..progress import progress
+
         seeds = seed.spawn(n_draws)
         n_jobs = max(1, min(int(n_jobs), n_draws))
-        chunks = [seeds[i::n_jobs] for i in range(n_jobs)]
+        # groups of consecutive draws, each refit from its own seed: the draws do not depend on
+        # the grouping or on n_jobs; the groups let the progress bar move
+        size = max(1, -(-n_draws // max(20, 4 * n_jobs)))
+        groups = [range(i, min(i + size, n_draws)) for i in range(0, n_draws, size)]
         args = (type(self), self._check_penalty(), self._patterns_, self._pattern_weights_)
-        if n_jobs == 1:
-            results = [_bootstrap_chunk(*args, chunks[0])]
-        else:
-            with ProcessPoolExecutor(max_workers=n_jobs) as pool:
-                results = list(pool.map(_bootstrap_chunk, *zip(*[(*args, c) for c in chunks])))
         values = np.empty((n_draws, len(self.param_names)))
         converged = np.empty(n_draws, dtype=bool)
-        for i, (params, ok) in enumerate(results):
-            values[i::n_jobs], converged[i::n_jobs] = params, ok
+        with progress(n_draws, f"{type(self).__name__} bootstrap refits", unit="refits", enabled=self.progressbar) as bar:
+            if n_jobs == 1:
+                results = (_bootstrap_chunk(*args, [seeds[i] for i in g]) for g in groups)
+                for g, (params, ok) in zip(groups, results):
+                    values[g.start : g.stop], converged[g.start : g.stop] = params, ok
+                    bar.update(len(g))
+            else:
+                with ProcessPoolExecutor(max_workers=n_jobs) as pool:
+                    futures = [pool.submit(_bootstrap_chunk, *args, [seeds[i] for i in g]) for g in groups]
+                    for g, future in zip(groups, futures):
+                        params, ok = future.result()
+                        values[g.start : g.stop], converged[g.start : g.stop] = params, ok
+                        bar.update(len(g))
         return values, converged
 
     def summary(self, ci: float = 0.95) -> pd.DataFrame:
