@@ -102,6 +102,13 @@ class Forecast:
         Horizon, time unit, discounting, margin, interval level, draws and seed.
     cohort_draws : DataFrame
         Per parameter draw: the cohort's expected purchases and CLV (sums over customers).
+    segment_cells : DataFrame or None
+        With ``segments=``: each combination of the segment attributes present (a cell), with
+        its number of customers; ``segment_of`` gives each customer's cell (in frame order).
+    segment_draws : dict or None
+        With ``segments=``: per quantity, an array (draws, cells) of the cells' totals in each
+        parameter draw (``prob_alive`` summed, expected purchases, CLV or discounted
+        purchases) and, with predictive bounds, in each simulated future (``*_simulated``).
 
     Examples
     --------
@@ -120,6 +127,9 @@ class Forecast:
     frame: pd.DataFrame
     settings: dict[str, Any]
     cohort_draws: pd.DataFrame = field(repr=False)
+    segment_cells: pd.DataFrame | None = field(default=None, repr=False)
+    segment_draws: dict[str, np.ndarray] | None = field(default=None, repr=False)
+    segment_of: np.ndarray | None = field(default=None, repr=False)
 
     def to_frame(self) -> pd.DataFrame:
         """The per-customer table (a copy), indexed by customer id, columns as in :data:`COLUMNS`.
@@ -138,8 +148,12 @@ class Forecast:
         """
         return self.frame.copy()
 
-    def summary(self) -> pd.DataFrame:
-        """Cohort totals over the horizon: expected purchases and CLV with credible bounds.
+    def summary(self, by: str | list[str] | None = None) -> pd.DataFrame:
+        """Cohort totals over the horizon, or a table by segment.
+
+        Without ``by``: the cohort's expected purchases and CLV (or discounted purchases
+        without a spend model) with credible bounds. With ``by`` (attributes given to
+        :func:`forecast` as ``segments=``): :meth:`segment_summary`.
 
         Examples
         --------
@@ -155,6 +169,8 @@ class Forecast:
         >>> round(float(totals.loc["clv", "estimate"]), -2)
         71100.0
         """
+        if by is not None:
+            return self.segment_summary(by)
         ci = self.settings["ci"]
         lo, hi = (1 - ci) / 2, (1 + ci) / 2
         rows = {}
@@ -169,6 +185,147 @@ class Forecast:
         table.index.name = "cohort_total"
         table.attrs["ci"] = ci
         return table
+
+    def _groups(self, by: str | list[str]) -> tuple[list[str], pd.DataFrame, np.ndarray]:
+        """The segment columns, the table of groups (one row each) and the (cells x groups) matrix."""
+        if self.segment_cells is None or self.segment_draws is None:
+            raise ValueError("this forecast has no segments; pass segments= to forecast() (attribute columns or a table by customer id).")
+        columns = [by] if isinstance(by, str) else list(by)
+        attributes = [c for c in self.segment_cells.columns if c != "customers"]
+        unknown = [c for c in columns if c not in attributes]
+        if unknown or not columns:
+            raise ValueError(f"by={by!r}: unknown segment column(s) {unknown}; this forecast's segments: {attributes}.")
+        group_of = self.segment_cells.groupby(columns, sort=True, dropna=False).ngroup().to_numpy()
+        groups = self.segment_cells.groupby(columns, sort=True, dropna=False)["customers"].sum()
+        matrix = np.zeros((len(self.segment_cells), len(groups)))
+        matrix[np.arange(len(group_of)), group_of] = 1.0
+        return columns, groups.to_frame(), matrix
+
+    def segment_summary(self, by: str | list[str]) -> pd.DataFrame:
+        """Per segment: customers, total and mean CLV, expected purchases, mean P(alive).
+
+        Every interval is computed draw by draw: the segment's total in each parameter draw,
+        then its quantiles (credible, ``*_lower``/``*_upper``), never a sum of per-customer
+        bounds; with predictive bounds, the segment's total in each simulated future, in which
+        every customer has an independent future (``*_pred_lower``/``*_pred_upper``).
+
+        Parameters
+        ----------
+        by : str or list of str
+            Segment attributes given to :func:`forecast` as ``segments=``.
+
+        Returns
+        -------
+        DataFrame
+            Indexed by segment: ``customers``; ``{value}_total``, ``{value}_mean`` (value is
+            ``clv``, or ``discounted_purchases`` without a spend model) and
+            ``expected_purchases_total``, each with ``_lower``/``_upper`` (credible) and the totals
+            with ``_pred_lower``/``_pred_upper`` (predictive); ``prob_alive_mean`` with bounds.
+
+        Examples
+        --------
+        >>> from clvmodels import BetaGeo, GammaGamma, calibration_holdout_split, forecast
+        >>> from clvmodels.datasets import load_cdnow_sample
+        >>> data = calibration_holdout_split(load_cdnow_sample(), calibration_end="1997-09-30",
+        ...                                  time_unit="W", amount_col="amount")
+        >>> data = data.assign(early=data["T"] > 35)  # acquired in the first month or later
+        >>> result = forecast(BetaGeo().fit(data), GammaGamma().fit(data), data, horizon=52,
+        ...                   discount_rate=0.15, n_draws=200, random_seed=1, segments="early")
+        >>> table = result.summary(by="early")
+        >>> table["customers"].tolist()  # 665 customers acquired in the first four weeks
+        [1692, 665]
+        >>> bool((table["clv_total_lower"] < table["clv_total"]).all() and (table["clv_total"] < table["clv_total_upper"]).all())
+        True
+        """
+        columns, groups, matrix = self._groups(by)
+        ci = self.settings["ci"]
+        lo, hi = (1 - ci) / 2, (1 + ci) / 2
+        value = "clv" if "clv" in self.frame.columns else "discounted_purchases"
+        customers = groups["customers"].to_numpy(dtype=np.float64)
+        group_of_customer = np.asarray(matrix.argmax(axis=1))[self.segment_of]
+        table = pd.DataFrame(index=groups.index)
+        table["customers"] = groups["customers"].astype(np.int64)
+
+        def point(column: str) -> np.ndarray:
+            return np.bincount(group_of_customer, weights=self.frame[column].to_numpy(dtype=np.float64), minlength=len(customers))
+
+        for name, total in ((value, True), ("expected_purchases", True), ("prob_alive", False)):
+            draws = self.segment_draws[name] @ matrix  # (draws, groups)
+            estimate = point(name)
+            if total:
+                table[f"{name}_total"] = estimate
+                table[f"{name}_total_lower"] = np.quantile(draws, lo, axis=0)
+                table[f"{name}_total_upper"] = np.quantile(draws, hi, axis=0)
+                simulated = self.segment_draws.get(f"{'purchases' if name == 'expected_purchases' else name}_simulated")
+                if simulated is not None:
+                    sims = simulated @ matrix
+                    table[f"{name}_total_pred_lower"] = np.quantile(sims, lo, axis=0)
+                    table[f"{name}_total_pred_upper"] = np.quantile(sims, hi, axis=0)
+                if name == value:
+                    table[f"{name}_mean"] = estimate / customers
+                    table[f"{name}_mean_lower"] = table[f"{name}_total_lower"] / customers
+                    table[f"{name}_mean_upper"] = table[f"{name}_total_upper"] / customers
+            else:
+                table[f"{name}_mean"] = estimate / customers
+                table[f"{name}_mean_lower"] = np.quantile(draws / customers, lo, axis=0)
+                table[f"{name}_mean_upper"] = np.quantile(draws / customers, hi, axis=0)
+        table.attrs["ci"] = ci
+        return table
+
+    def compare(self, by: str | list[str], a: Any, b: Any) -> pd.Series:
+        """Is segment ``a``'s mean CLV above segment ``b``'s? From the same parameter draws.
+
+        Returns the difference of the mean CLV per customer (``a`` minus ``b``; discounted
+        purchases without a spend model) at the estimate, its credible interval and the
+        posterior probability that it is positive (the share of draws in which it is), with
+        the two means.
+
+        Examples
+        --------
+        >>> from clvmodels import BetaGeo, GammaGamma, calibration_holdout_split, forecast
+        >>> from clvmodels.datasets import load_cdnow_sample
+        >>> data = calibration_holdout_split(load_cdnow_sample(), calibration_end="1997-09-30",
+        ...                                  time_unit="W", amount_col="amount")
+        >>> data = data.assign(repeat=data["frequency"] > 0)
+        >>> result = forecast(BetaGeo().fit(data), GammaGamma().fit(data), data, horizon=52,
+        ...                   discount_rate=0.15, n_draws=200, random_seed=1, segments="repeat",
+        ...                   predictive=False)
+        >>> comparison = result.compare("repeat", a=True, b=False)
+        >>> float(comparison["prob_a_greater"]), bool(comparison["difference_lower"] > 0)
+        (1.0, True)
+        """
+        columns, groups, matrix = self._groups(by)
+        value = "clv" if "clv" in self.frame.columns else "discounted_purchases"
+        keys = list(groups.index)
+
+        def position(label: Any, name: str) -> int:
+            for i, key in enumerate(keys):
+                if key == label or (isinstance(key, tuple) and key == tuple(label if isinstance(label, (list, tuple)) else (label,))):
+                    return i
+            raise ValueError(f"{name}={label!r} is not a segment of {columns}; segments: {keys}.")
+
+        ia, ib = position(a, "a"), position(b, "b")
+        customers = groups["customers"].to_numpy(dtype=np.float64)
+        draws = (self.segment_draws[value] @ matrix) / customers
+        difference = draws[:, ia] - draws[:, ib]
+        summary = self.segment_summary(by)
+        mean_a, mean_b = float(summary[f"{value}_mean"].iloc[ia]), float(summary[f"{value}_mean"].iloc[ib])
+        ci = self.settings["ci"]
+        return pd.Series(
+            {
+                "a": a,
+                "b": b,
+                f"mean_a": mean_a,
+                f"mean_b": mean_b,
+                "difference": mean_a - mean_b,
+                "difference_lower": float(np.quantile(difference, (1 - ci) / 2)),
+                "difference_upper": float(np.quantile(difference, (1 + ci) / 2)),
+                "prob_a_greater": float(np.mean(difference > 0)),
+                "quantity": f"{value} per customer",
+                "ci": ci,
+            },
+            name=f"{a} vs {b}",
+        )
 
     def to_csv(self, path: str | os.PathLike) -> Path:
         """Write the per-customer table to ``path`` atomically (temporary file, then rename).
@@ -315,6 +472,77 @@ def _simulate_future(
     return counts, values
 
 
+def _simulate_totals(
+    rng: np.random.Generator,
+    alive_prob: np.ndarray,
+    tm: Any,
+    tx_arrays: tuple[np.ndarray, ...],
+    sm: Any,
+    spend_arrays: tuple[np.ndarray, ...] | None,
+    x: np.ndarray,
+    T: np.ndarray,
+    m: np.ndarray,
+    weight: np.ndarray,
+    cell: np.ndarray,
+    n_cells: int,
+    horizon: float,
+    discount: Any,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per draw and segment cell, the totals of one independent simulated future of every
+    customer of a block of patterns (``x, T, m, weight, cell`` per pattern: a pattern of w
+    customers contributes w futures), in batches that bound the memory."""
+    n_draws = alive_prob.shape[0]
+    counts_total = np.zeros((n_draws, n_cells))
+    values_total = np.zeros((n_draws, n_cells))
+    customers = np.repeat(np.arange(len(weight)), np.rint(weight).astype(np.int64))
+    per_batch = max(1, SIMULATION_BATCH // max(1, n_draws) // 8)
+    for start in range(0, len(customers), per_batch):
+        idx = customers[start : start + per_batch]
+        counts, values = _simulate_future(
+            rng, alive_prob[:, idx], tm, tx_arrays, sm, spend_arrays, x[idx], T[idx], m[idx], horizon, discount
+        )
+        onehot = np.zeros((len(idx), n_cells))
+        onehot[np.arange(len(idx)), cell[idx]] = 1.0
+        counts_total += counts @ onehot
+        values_total += values @ onehot
+    return counts_total, values_total
+
+
+def _segment_cells(segments: Any, data: pd.DataFrame, index: pd.Index) -> tuple[pd.DataFrame | None, np.ndarray | None]:
+    """The segment cells (distinct combinations of the attributes) and each customer's cell."""
+    if segments is None:
+        return None, None
+    if isinstance(segments, str) or (isinstance(segments, (list, tuple)) and all(isinstance(c, str) for c in segments)):
+        columns = [segments] if isinstance(segments, str) else list(segments)
+        missing = [c for c in columns if c not in data.columns]
+        if missing or not columns:
+            raise ValueError(f"segments={segments!r}: no column(s) {missing} in the data; columns: {list(data.columns)}.")
+        attributes = data[columns]
+    elif isinstance(segments, pd.DataFrame):
+        if segments.index.has_duplicates:
+            dup = segments.index[segments.index.duplicated()]
+            raise ValueError(
+                f"segments: {len(dup):,} customer ids appear more than once (first: {dup[0]!r}); give one row per customer."
+            )
+        missing = index.difference(segments.index)
+        if len(missing):
+            raise ValueError(
+                f"segments: {len(missing):,} customers of the data have no row (first: {missing[0]!r}); "
+                "give every customer a row (a value such as 'unknown' where the attribute is missing)."
+            )
+        if segments.shape[1] == 0:
+            raise ValueError("segments has no columns; give the attribute columns to report by.")
+        attributes = segments.reindex(index)
+    else:
+        raise TypeError(f"segments must be column names or a DataFrame indexed by customer id; got {type(segments).__name__}.")
+    attributes = attributes.reset_index(drop=True)
+    cell_of = attributes.groupby(list(attributes.columns), sort=True, dropna=False).ngroup().to_numpy(dtype=np.int64)
+    first = np.unique(cell_of, return_index=True)[1]
+    cells = attributes.iloc[first].reset_index(drop=True)
+    cells.index.name = "cell"
+    return cells, cell_of
+
+
 def _check_model(model: Any, kind: str, argument: str) -> None:
     """A fitted estimator of a registered model of ``kind``; a clear error otherwise."""
     from .models.registry import registered
@@ -345,6 +573,7 @@ def forecast(
     memory_budget: int = MEMORY_BUDGET,
     n_jobs: int = 2,
     progress: bool | None = None,
+    segments: pd.DataFrame | str | list[str] | None = None,
 ) -> Forecast:
     """Forecast each customer's purchases, spend and discounted lifetime value with intervals.
 
@@ -394,6 +623,13 @@ def forecast(
         Threads working on chunks of customers at once (numpy releases the GIL in the heavy
         loops). Results depend on neither ``n_jobs`` nor ``memory_budget``: each block of
         customers simulates its futures from its own random stream.
+    segments : DataFrame, str or list of str, optional
+        Attributes of the customers to report by (:meth:`Forecast.summary` with ``by=``,
+        :meth:`Forecast.compare`): a DataFrame indexed by customer id (every customer of
+        ``data`` exactly once; extra customers are ignored), or the names of columns of
+        ``data``. Each segment's totals are computed draw by draw (the segment total of each
+        parameter draw and of each simulated future), so their intervals are exact, never sums
+        of per-customer bounds.
     progress : bool, optional
         ``False``: silent. By default a progress bar in a terminal or notebook when the forecast
         takes more than two seconds, and a log line every ten seconds in batch jobs
@@ -474,8 +710,15 @@ def forecast(
     spend_draws = spend_model.sample_params(n_draws, method=draws, random_seed=seed_spend) if with_spend else None
     monetary = s.monetary_value if with_spend else np.zeros_like(s.frequency)
 
-    # customers with the same history share every forecast (and one set of simulated futures)
-    (px, pt_x, pT, pm), weight, pattern = compress_patterns(s.frequency, s.recency, s.T, monetary)
+    cells, cell_of = _segment_cells(segments, data, s.index)
+    # customers with the same history (and segment) share every forecast and simulated futures
+    if cells is None:
+        (px, pt_x, pT, pm), weight, pattern = compress_patterns(s.frequency, s.recency, s.T, monetary)
+        pcell = np.zeros(len(px), dtype=np.int64)
+        n_cells = 1
+    else:
+        (px, pt_x, pT, pm, pcell), weight, pattern = compress_patterns(s.frequency, s.recency, s.T, monetary, cell_of)
+        n_cells = len(cells)
     tx_names = type(transaction_model).param_names
 
     def future(params: Any) -> XTInterpolant:
@@ -511,25 +754,32 @@ def forecast(
     # one random stream per block of patterns: the futures do not depend on chunks or threads
     block_seeds = seed_sim.spawn(-(-n // SIMULATION_BLOCK))
     stop = threading.Event()  # set when the caller is interrupted: the workers stop at the next block
+    # predictive intervals of segment totals: one more simulation, of every customer
+    totals = predictive and cells is not None
     value_name = "clv" if with_spend else "discounted_purchases"
 
-    def work(start: int) -> tuple[np.ndarray, np.ndarray]:
-        """Fill the outputs of one chunk of patterns; return its per-draw cohort sums."""
+    def work(start: int) -> dict[str, np.ndarray]:
+        """Fill the outputs of one chunk of patterns; return its per-draw sums by segment cell."""
         with np.errstate(all="ignore"):  # per thread; the outputs are checked for NaN at the end
             sums = _work(start)
         bar.update(min(chunk, n - start))
         return sums
 
-    def _work(start: int) -> tuple[np.ndarray, np.ndarray]:
+    def _work(start: int) -> dict[str, np.ndarray]:
         if stop.is_set():
             raise _Stopped
         sl = slice(start, min(start + chunk, n))
         x, t_x, T, m, w = px[sl], pt_x[sl], pT[sl], pm[sl], weight[sl]
+        # (patterns x cells): each pattern's customers counted in its segment cell
+        to_cells = np.zeros((len(w), n_cells))
+        to_cells[np.arange(len(w)), pcell[sl]] = w
+        sums: dict[str, np.ndarray] = {}
         alive_d = tm.prob_alive(tx_draws, x, t_x, T)
         alive = tm.prob_alive(point_tx, x, t_x, T)
         if_alive_d, if_alive = future_d(x, T), future_point(x, T)
         out["prob_alive"][sl] = alive
         out["prob_alive_lower"][sl], out["prob_alive_upper"][sl] = _quantiles(alive_d, ci)
+        sums["prob_alive"] = alive_d @ to_cells
         if with_spend:
             spend_d = sm.expected_spend(spend_draws, x, m)
             out["expected_spend"][sl] = sm.expected_spend(point_spend, x, m)
@@ -541,19 +791,22 @@ def forecast(
             value_d = alive_d * if_alive_d[0]
             out["discounted_purchases"][sl] = alive * if_alive[0]
         out[f"{value_name}_lower"][sl], out[f"{value_name}_upper"][sl] = _quantiles(value_d, ci)
-        cohort_value = value_d @ w
+        sums[value_name] = value_d @ to_cells
         del value_d
         if np.isfinite(H):
             purchases_d = alive_d * if_alive_d[1]
             out["expected_purchases"][sl] = alive * if_alive[1]
             out["expected_purchases_lower"][sl], out["expected_purchases_upper"][sl] = _quantiles(purchases_d, ci)
-            cohort_purchases = purchases_d @ w
+            sums["expected_purchases"] = purchases_d @ to_cells
             del purchases_d
         else:
             for name in ("expected_purchases", "expected_purchases_lower", "expected_purchases_upper"):
                 out[name][sl] = np.inf
-            cohort_purchases = np.full(n_draws, np.inf)
+            sums["expected_purchases"] = np.full((n_draws, n_cells), np.inf)
         del if_alive_d
+        if totals:
+            sums["purchases_simulated"] = np.zeros((n_draws, n_cells))
+            sums[f"{value_name}_simulated"] = np.zeros((n_draws, n_cells))
         for block in range(sl.start, sl.stop, SIMULATION_BLOCK) if predictive else ():
             if stop.is_set():
                 raise _Stopped
@@ -565,8 +818,18 @@ def forecast(
             )
             out["purchases_pred_lower"][bl], out["purchases_pred_upper"][bl] = _quantiles(counts, ci, method="inverted_cdf")
             if with_spend:
-                out["clv_pred_lower"][bl], out["clv_pred_upper"][bl] = _quantiles(margin * values, ci)
-        return cohort_purchases, cohort_value
+                values = margin * values
+                out["clv_pred_lower"][bl], out["clv_pred_upper"][bl] = _quantiles(values, ci)
+            if totals:
+                # the customers of a pattern share one future for their own bounds, but the
+                # predictive interval of a total needs an independent future for each customer
+                total_counts, total_values = _simulate_totals(
+                    rng, alive_d[:, local], tm, tx_arrays, sm, spend_arrays,
+                    px[bl], pT[bl], pm[bl], weight[bl], pcell[bl], n_cells, sim_horizon, discount,
+                )
+                sums["purchases_simulated"] += total_counts
+                sums[f"{value_name}_simulated"] += margin * total_values if with_spend else total_values
+        return sums
 
     with single_threaded_blas(), np.errstate(all="ignore"), show_progress(n, "forecast", unit="histories", enabled=progress) as bar:
         future_d, future_point = future(tx_draws), future(point_tx)
@@ -582,8 +845,7 @@ def forecast(
                 pool.shutdown(wait=True, cancel_futures=True)
                 raise
             pool.shutdown(wait=True)
-    cohort_purchases = np.sum([p for p, _ in sums], axis=0)
-    cohort_value = np.sum([c for _, c in sums], axis=0)
+    cell_draws = {name: np.sum([part[name] for part in sums], axis=0) for name in sums[0]}
     frame = pd.DataFrame({"frequency": s.frequency.astype(np.int64), "recency": s.recency, "T": s.T}, index=s.index)
     if with_spend:
         frame["monetary_value"] = s.monetary_value
@@ -615,8 +877,15 @@ def forecast(
         "spend_model": type(spend_model).key if with_spend else None,
     }
     frame.attrs = {"settings": settings}
-    cohort = pd.DataFrame({"expected_purchases": cohort_purchases, value_name: cohort_value}, index=tx_draws.index)
-    return Forecast(frame, settings, cohort)
+    cohort = pd.DataFrame(
+        {"expected_purchases": cell_draws["expected_purchases"].sum(axis=1), value_name: cell_draws[value_name].sum(axis=1)},
+        index=tx_draws.index,
+    )
+    segment_draws = None
+    if cells is not None:
+        cells = cells.assign(customers=np.bincount(cell_of, minlength=len(cells)))
+        segment_draws = {name: values for name, values in cell_draws.items()}
+    return Forecast(frame, settings, cohort, segment_cells=cells, segment_draws=segment_draws, segment_of=cell_of)
 
 
 class _Stopped(Exception):

@@ -1,0 +1,107 @@
+"""Segment reports from the same parameter draws: totals draw by draw, predictive intervals of
+totals with independent futures, comparisons, and clear errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from clvmodels import BetaGeo, GammaGamma, forecast
+
+
+@pytest.fixture(scope="module")
+def models(cdnow_calibration):
+    return BetaGeo().fit(cdnow_calibration), GammaGamma().fit(cdnow_calibration)
+
+
+@pytest.fixture(scope="module")
+def channel(cdnow_calibration):
+    """A made-up acquisition channel per customer id (a separate attribute table)."""
+    rng = np.random.default_rng(7)
+    return pd.DataFrame({"channel": rng.choice(["email", "search", "social"], len(cdnow_calibration))},
+                        index=cdnow_calibration.index)
+
+
+@pytest.fixture(scope="module")
+def segmented(models, cdnow_calibration, channel):
+    data = cdnow_calibration.assign(repeat=cdnow_calibration["frequency"] > 0)
+    attributes = channel.join(data[["repeat"]])
+    return forecast(*models, data, horizon=52, discount_rate=0.15, n_draws=300, random_seed=2, segments=attributes)
+
+
+def test_segment_totals_add_up_to_the_cohort(segmented):
+    table = segmented.summary(by="channel")
+    cohort = segmented.summary()
+    assert table["customers"].sum() == 2357
+    assert table["clv_total"].sum() == pytest.approx(cohort.loc["clv", "estimate"], rel=1e-12)
+    # draw by draw, the cells' totals add up to the cohort's
+    np.testing.assert_allclose(segmented.segment_draws["clv"].sum(axis=1), segmented.cohort_draws["clv"], rtol=1e-12)
+    both = segmented.summary(by=["channel", "repeat"])
+    assert len(both) == 6 and both["customers"].sum() == 2357
+    assert both.groupby(level="channel")["clv_total"].sum().to_numpy() == pytest.approx(table["clv_total"].to_numpy())
+
+
+def test_intervals_are_of_totals_not_sums_of_customer_bounds(segmented):
+    table = segmented.summary(by="channel")
+    frame = segmented.frame
+    sums_of_bounds = frame.groupby(segmented.segment_cells["channel"].to_numpy()[segmented.segment_of])["clv_upper"].sum()
+    assert (table["clv_total_upper"].to_numpy() < sums_of_bounds.to_numpy()).all()
+    for name in ("clv_total", "expected_purchases_total", "prob_alive_mean", "clv_mean"):
+        assert (table[f"{name}_lower"] <= table[name]).all() and (table[name] <= table[f"{name}_upper"]).all(), name
+    # predictive intervals of totals are wider than credible ones, and centred alike
+    assert (table["clv_total_pred_upper"] - table["clv_total_pred_lower"] > table["clv_total_upper"] - table["clv_total_lower"]).all()
+    simulated = segmented.segment_draws["clv_simulated"].sum(axis=1)
+    expected = segmented.cohort_draws["clv"].to_numpy()
+    assert simulated.mean() == pytest.approx(expected.mean(), rel=4 * simulated.std() / np.sqrt(len(simulated)) / simulated.mean())
+
+
+def test_identical_customers_get_independent_futures_in_totals(models):
+    """400 customers with one history: the predictive spread of their total is that of a sum of
+    400 independent futures (sd grows like sqrt(400)), not 400 times one future."""
+    data = pd.DataFrame({"frequency": [3] * 400, "recency": [20.0] * 400, "T": [30.0] * 400, "monetary_value": [30.0] * 400},
+                        index=pd.RangeIndex(400, name="customer_id"))
+    data["group"] = "all"
+    data.attrs["time_unit"] = "W"
+    bg, gg = models
+    result = forecast(bg, gg, data, horizon=52, discount_rate=0.1, n_draws=2000, random_seed=5, segments="group")
+    totals = result.segment_draws["purchases_simulated"][:, 0]
+    one = result.frame  # every customer's own predictive distribution is the pattern's
+    per_draw_expected = result.segment_draws["expected_purchases"][:, 0]
+    # the spread of the total = parameter uncertainty + sum of 400 independent customers' chance
+    chance = np.sqrt(np.var(totals) - np.var(per_draw_expected))
+    width_one = float(one["purchases_pred_upper"].iloc[0] - one["purchases_pred_lower"].iloc[0])
+    # one customer's 90% interval spans about 3.3 sd; 400 independent ones: sd * 20, not * 400
+    assert 8 * width_one / 3.3 < chance < 40 * width_one / 3.3
+
+
+def test_compare_segments(segmented):
+    result = segmented.compare("repeat", a=True, b=False)
+    assert result["prob_a_greater"] == 1.0 and result["difference_lower"] > 0
+    assert result["difference"] == pytest.approx(result["mean_a"] - result["mean_b"])
+    reverse = segmented.compare("repeat", a=False, b=True)
+    assert reverse["prob_a_greater"] == 0.0
+    with pytest.raises(ValueError, match="not a segment"):
+        segmented.compare("channel", a="email", b="print")
+
+
+def test_segments_leave_the_customer_forecast_unchanged(models, cdnow_calibration, channel):
+    plain = forecast(*models, cdnow_calibration, horizon=52, discount_rate=0.15, n_draws=100, random_seed=2, predictive=False)
+    split = forecast(*models, cdnow_calibration, horizon=52, discount_rate=0.15, n_draws=100, random_seed=2, predictive=False,
+                     segments=channel)
+    pd.testing.assert_frame_equal(plain.frame, split.frame)
+
+
+def test_bad_segments_are_clear_errors(models, cdnow_calibration, channel):
+    with pytest.raises(ValueError, match="have no row"):
+        forecast(*models, cdnow_calibration, horizon=52, discount_rate=0.1, n_draws=10, segments=channel.iloc[5:])
+    with pytest.raises(ValueError, match="more than once"):
+        forecast(*models, cdnow_calibration, horizon=52, discount_rate=0.1, n_draws=10, segments=pd.concat([channel, channel.iloc[:2]]))
+    with pytest.raises(ValueError, match="no column"):
+        forecast(*models, cdnow_calibration, horizon=52, discount_rate=0.1, n_draws=10, segments="region")
+    result = forecast(*models, cdnow_calibration, horizon=52, discount_rate=0.1, n_draws=10, segments=channel, predictive=False)
+    with pytest.raises(ValueError, match="unknown segment column"):
+        result.summary(by="region")
+    plain = forecast(*models, cdnow_calibration, horizon=52, discount_rate=0.1, n_draws=10, predictive=False)
+    with pytest.raises(ValueError, match="no segments"):
+        plain.summary(by="channel")
