@@ -51,7 +51,7 @@ from .models.params import unpack
 from .progress import progress as show_progress
 from .units import normalize_unit, unit_days
 
-__all__ = ["Forecast", "forecast", "COLUMNS", "PURCHASE_COLUMNS", "MEMORY_BUDGET"]
+__all__ = ["Forecast", "forecast", "COLUMNS", "PURCHASE_COLUMNS", "NET_COLUMNS", "MEMORY_BUDGET"]
 
 #: Bytes a chunk of (draws x customers) work may use (about 1 GB).
 MEMORY_BUDGET = 1_000_000_000
@@ -79,6 +79,16 @@ COLUMNS: dict[str, str] = {
     "clv_upper": "credible bound",
     "clv_pred_lower": "predictive bound of the discounted value the customer will bring",
     "clv_pred_upper": "predictive bound of the discounted value the customer will bring",
+}
+
+#: The columns added by costs per purchase or acquisition costs (``cost_per_purchase=``,
+#: ``acquisition_cost=``): value net of the costs of future purchases.
+NET_COLUMNS: dict[str, str] = {
+    "net_clv": "clv minus the discounted cost of the expected future purchases (cost_per_purchase)",
+    "net_clv_lower": "credible bound",
+    "net_clv_upper": "credible bound",
+    "net_clv_pred_lower": "predictive bound of the net discounted value the customer will bring",
+    "net_clv_pred_upper": "predictive bound of the net discounted value the customer will bring",
 }
 
 #: The columns that replace spend and CLV in a forecast without a spend model (data without amounts).
@@ -221,6 +231,9 @@ class Forecast:
             ``clv``, or ``discounted_purchases`` without a spend model) and
             ``expected_purchases_total``, each with ``_lower``/``_upper`` (credible) and the totals
             with ``_pred_lower``/``_pred_upper`` (predictive); ``prob_alive_mean`` with bounds.
+            With ``cost_per_purchase=``: ``net_clv_total`` and ``net_clv_mean`` likewise. With
+            ``acquisition_cost=``: ``acquisition_cost_mean`` and ``clv_to_acquisition`` (mean
+            CLV over mean acquisition cost, with its credible interval).
 
         Examples
         --------
@@ -249,7 +262,10 @@ class Forecast:
         def point(column: str) -> np.ndarray:
             return np.bincount(group_of_customer, weights=self.frame[column].to_numpy(dtype=np.float64), minlength=len(customers))
 
-        for name, total in ((value, True), ("expected_purchases", True), ("prob_alive", False)):
+        quantities = [(value, True), ("expected_purchases", True), ("prob_alive", False)]
+        if "net_clv" in self.segment_draws:
+            quantities.insert(1, ("net_clv", True))
+        for name, total in quantities:
             draws = self.segment_draws[name] @ matrix  # (draws, groups)
             estimate = point(name)
             if total:
@@ -261,7 +277,7 @@ class Forecast:
                     sims = simulated @ matrix
                     table[f"{name}_total_pred_lower"] = np.quantile(sims, lo, axis=0)
                     table[f"{name}_total_pred_upper"] = np.quantile(sims, hi, axis=0)
-                if name == value:
+                if name in (value, "net_clv"):
                     table[f"{name}_mean"] = estimate / customers
                     table[f"{name}_mean_lower"] = table[f"{name}_total_lower"] / customers
                     table[f"{name}_mean_upper"] = table[f"{name}_total_upper"] / customers
@@ -269,6 +285,14 @@ class Forecast:
                 table[f"{name}_mean"] = estimate / customers
                 table[f"{name}_mean_lower"] = np.quantile(draws / customers, lo, axis=0)
                 table[f"{name}_mean_upper"] = np.quantile(draws / customers, hi, axis=0)
+        if "acquisition_cost" in self.segment_cells.columns and value == "clv":
+            acquisition = (self.segment_cells["acquisition_cost"].to_numpy(dtype=np.float64) @ matrix) / customers
+            table["acquisition_cost_mean"] = acquisition
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio_draws = (self.segment_draws["clv"] @ matrix) / customers / acquisition
+                table["clv_to_acquisition"] = table["clv_mean"] / acquisition
+            table["clv_to_acquisition_lower"] = np.quantile(ratio_draws, lo, axis=0)
+            table["clv_to_acquisition_upper"] = np.quantile(ratio_draws, hi, axis=0)
         table.attrs["ci"] = ci
         return table
 
@@ -419,8 +443,10 @@ def _simulate_future(
     m: np.ndarray,
     horizon: float,
     discount: Any,
-) -> tuple[np.ndarray, np.ndarray]:
-    """One future per (draw, customer): purchases in the horizon and their discounted value.
+    with_discounted: bool = False,
+) -> tuple[np.ndarray, ...]:
+    """One future per (draw, customer): purchases in the horizon and their discounted value
+    (and, ``with_discounted``, the discounted number of purchases, for costs per purchase).
 
     For each draw the customer is alive at T with probability ``alive_prob``; if alive, the
     transaction model simulates the future given the history
@@ -440,6 +466,7 @@ def _simulate_future(
     before, span, last, last_inside = transaction_formulas.simulate_future_if_alive(rng, cells_tx, xs, Ts, horizon)
     n = before + last_inside
     value = np.zeros(n.shape)
+    discounted = np.zeros(n.shape) if with_discounted else None
     buying = np.flatnonzero(n)
     if spend_draws is not None:
         cells_spend = tuple(np.broadcast_to(v, (shape[0], 1)).ravel().take(draw) for v in spend_draws)
@@ -458,18 +485,25 @@ def _simulate_future(
         closing = np.flatnonzero(last_inside[batch])
         owner = np.concatenate([owner, closing])
         times = np.concatenate([times, last[batch][closing]])
+        factor = discount(times)
         if spend_draws is None:
-            worth = discount(times)
+            worth = factor
         else:
             spend = spend_formulas.sample_purchase_values(rng, tuple(v[batch][owner] for v in cells_spend), rate[batch][owner])
-            worth = spend * discount(times)
+            worth = spend * factor
         value[batch] = np.bincount(owner, weights=worth, minlength=len(batch))
+        if with_discounted:
+            discounted[batch] = np.bincount(owner, weights=factor, minlength=len(batch))
         start = stop
     counts = np.zeros(shape, dtype=np.int64)
     values = np.zeros(shape)
     counts[alive] = n
     values[alive] = value
-    return counts, values
+    if not with_discounted:
+        return counts, values
+    discounted_counts = np.zeros(shape)
+    discounted_counts[alive] = discounted
+    return counts, values, discounted_counts
 
 
 def _simulate_totals(
@@ -487,25 +521,62 @@ def _simulate_totals(
     n_cells: int,
     horizon: float,
     discount: Any,
-) -> tuple[np.ndarray, np.ndarray]:
+    margin: float = 1.0,
+    cost: np.ndarray | None = None,
+) -> tuple[np.ndarray, ...]:
     """Per draw and segment cell, the totals of one independent simulated future of every
     customer of a block of patterns (``x, T, m, weight, cell`` per pattern: a pattern of w
-    customers contributes w futures), in batches that bound the memory."""
+    customers contributes w futures), in batches that bound the memory: purchases, value
+    (times ``margin``) and, with ``cost`` per purchase (per pattern), the net value."""
     n_draws = alive_prob.shape[0]
     counts_total = np.zeros((n_draws, n_cells))
     values_total = np.zeros((n_draws, n_cells))
+    net_total = np.zeros((n_draws, n_cells)) if cost is not None else None
     customers = np.repeat(np.arange(len(weight)), np.rint(weight).astype(np.int64))
     per_batch = max(1, SIMULATION_BATCH // max(1, n_draws) // 8)
     for start in range(0, len(customers), per_batch):
         idx = customers[start : start + per_batch]
-        counts, values = _simulate_future(
-            rng, alive_prob[:, idx], tm, tx_arrays, sm, spend_arrays, x[idx], T[idx], m[idx], horizon, discount
+        simulated = _simulate_future(
+            rng, alive_prob[:, idx], tm, tx_arrays, sm, spend_arrays, x[idx], T[idx], m[idx], horizon, discount,
+            with_discounted=cost is not None,
         )
         onehot = np.zeros((len(idx), n_cells))
         onehot[np.arange(len(idx)), cell[idx]] = 1.0
-        counts_total += counts @ onehot
-        values_total += values @ onehot
-    return counts_total, values_total
+        counts_total += simulated[0] @ onehot
+        values_total += margin * simulated[1] @ onehot
+        if cost is not None:
+            net_total += (margin * simulated[1] - cost[idx] * simulated[2]) @ onehot
+    if cost is None:
+        return counts_total, values_total
+    return counts_total, values_total, net_total
+
+
+def _per_customer(value: Any, name: str, data: pd.DataFrame, index: pd.Index) -> np.ndarray:
+    """A cost per customer from a constant, a column of ``data`` or a Series by customer id."""
+    if isinstance(value, str):
+        if value not in data.columns:
+            raise ValueError(f"{name}={value!r} is not a column of the data; columns: {list(data.columns)}.")
+        values = pd.to_numeric(data[value], errors="coerce").to_numpy(dtype=np.float64)
+        what = f"column {value!r}"
+    elif isinstance(value, pd.Series):
+        missing = index.difference(value.index)
+        if len(missing):
+            raise ValueError(f"{name}: {len(missing):,} customers have no value (first: {missing[0]!r}); give one per customer id.")
+        if value.index.has_duplicates:
+            raise ValueError(f"{name}: some customer ids appear more than once; give one value per customer.")
+        values = pd.to_numeric(value.reindex(index), errors="coerce").to_numpy(dtype=np.float64)
+        what = name
+    else:
+        try:
+            constant = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name}={value!r} must be a number, a column name or a Series by customer id.") from None
+        values = np.full(len(index), constant)
+        what = f"{name}={value!r}"
+    bad = ~np.isfinite(values) | (values < 0)
+    if bad.any():
+        raise ValueError(f"{what}: {int(bad.sum()):,} values are missing, negative or not finite; costs are amounts >= 0.")
+    return values
 
 
 def _segment_cells(segments: Any, data: pd.DataFrame, index: pd.Index) -> tuple[pd.DataFrame | None, np.ndarray | None]:
@@ -574,6 +645,8 @@ def forecast(
     n_jobs: int = 2,
     progress: bool | None = None,
     segments: pd.DataFrame | str | list[str] | None = None,
+    cost_per_purchase: float | str | pd.Series = 0.0,
+    acquisition_cost: float | str | pd.Series | None = None,
 ) -> Forecast:
     """Forecast each customer's purchases, spend and discounted lifetime value with intervals.
 
@@ -630,6 +703,16 @@ def forecast(
         ``data``. Each segment's totals are computed draw by draw (the segment total of each
         parameter draw and of each simulated future), so their intervals are exact, never sums
         of per-customer bounds.
+    cost_per_purchase : float, str or Series
+        What each future purchase costs to fulfil and serve, in money: a constant, a column of
+        ``data`` or a Series by customer id (per segment: the segment's cost on each of its
+        customers). Adds ``net_clv`` (margin times discounted spend minus this cost times the
+        discounted purchases) with credible and predictive bounds. Needs a spend model.
+    acquisition_cost : float, str or Series, optional
+        What each customer cost to win (sunk for existing customers, so not subtracted from
+        ``net_clv``): the segment table gains the ratio of mean CLV to mean acquisition cost
+        with its credible interval (:meth:`Forecast.segment_summary`), and the cohort summary
+        the cohort's.
     progress : bool, optional
         ``False``: silent. By default a progress bar in a terminal or notebook when the forecast
         takes more than two seconds, and a log line every ten seconds in batch jobs
@@ -709,16 +792,27 @@ def forecast(
     tx_draws = transaction_model.sample_params(n_draws, method=draws, random_seed=seed_tx)
     spend_draws = spend_model.sample_params(n_draws, method=draws, random_seed=seed_spend) if with_spend else None
     monetary = s.monetary_value if with_spend else np.zeros_like(s.frequency)
+    cost = _per_customer(cost_per_purchase, "cost_per_purchase", data, s.index)
+    acquisition = None if acquisition_cost is None else _per_customer(acquisition_cost, "acquisition_cost", data, s.index)
+    net = bool(np.any(cost != 0)) or acquisition is not None
+    if net and not with_spend:
+        raise ValueError(
+            "cost_per_purchase= and acquisition_cost= give CLV net of costs, which needs a spend model: "
+            "fit GammaGamma on data with amounts (or leave the costs out for a purchase forecast)."
+        )
 
     cells, cell_of = _segment_cells(segments, data, s.index)
     # customers with the same history (and segment) share every forecast and simulated futures
-    if cells is None:
-        (px, pt_x, pT, pm), weight, pattern = compress_patterns(s.frequency, s.recency, s.T, monetary)
-        pcell = np.zeros(len(px), dtype=np.int64)
-        n_cells = 1
-    else:
-        (px, pt_x, pT, pm, pcell), weight, pattern = compress_patterns(s.frequency, s.recency, s.T, monetary, cell_of)
-        n_cells = len(cells)
+    columns = [s.frequency, s.recency, s.T, monetary]
+    if net:  # a pattern's customers share their cost per purchase
+        columns.append(cost)
+    if cells is not None:
+        columns.append(cell_of)
+    uniques, weight, pattern = compress_patterns(*columns)
+    px, pt_x, pT, pm = uniques[:4]
+    pcost = uniques[4] if net else np.zeros(len(px))
+    pcell = uniques[-1] if cells is not None else np.zeros(len(px), dtype=np.int64)
+    n_cells = 1 if cells is None else len(cells)
     tx_names = type(transaction_model).param_names
 
     def future(params: Any) -> XTInterpolant:
@@ -743,6 +837,8 @@ def forecast(
     names = [name for name in COLUMNS if name not in ("frequency", "recency", "T", "monetary_value")]
     if not with_spend:
         names = [name for name in names if "spend" not in name and "clv" not in name] + list(PURCHASE_COLUMNS)
+    if net:
+        names += list(NET_COLUMNS)
     out: dict[str, np.ndarray] = {name: np.empty(n) for name in names}
     tx_arrays = unpack(tx_draws, tx_names)
     spend_arrays = unpack(spend_draws, type(spend_model).param_names) if with_spend else None
@@ -787,6 +883,13 @@ def forecast(
             value_d = margin * spend_d * alive_d * if_alive_d[0]
             out["clv"][sl] = margin * out["expected_spend"][sl] * alive * if_alive[0]
             del spend_d
+            if net:
+                c = pcost[sl]
+                net_d = value_d - c * alive_d * if_alive_d[0]
+                out["net_clv"][sl] = out["clv"][sl] - c * alive * if_alive[0]
+                out["net_clv_lower"][sl], out["net_clv_upper"][sl] = _quantiles(net_d, ci)
+                sums["net_clv"] = net_d @ to_cells
+                del net_d
         else:
             value_d = alive_d * if_alive_d[0]
             out["discounted_purchases"][sl] = alive * if_alive[0]
@@ -813,22 +916,29 @@ def forecast(
             rng = np.random.default_rng(block_seeds[block // SIMULATION_BLOCK])
             bl = slice(block, min(block + SIMULATION_BLOCK, sl.stop))
             local = slice(bl.start - sl.start, bl.stop - sl.start)
-            counts, values = _simulate_future(
-                rng, alive_d[:, local], tm, tx_arrays, sm, spend_arrays, px[bl], pT[bl], pm[bl], sim_horizon, discount
+            simulated = _simulate_future(
+                rng, alive_d[:, local], tm, tx_arrays, sm, spend_arrays, px[bl], pT[bl], pm[bl], sim_horizon, discount,
+                with_discounted=net,
             )
+            counts, values = simulated[0], simulated[1]
             out["purchases_pred_lower"][bl], out["purchases_pred_upper"][bl] = _quantiles(counts, ci, method="inverted_cdf")
             if with_spend:
                 values = margin * values
                 out["clv_pred_lower"][bl], out["clv_pred_upper"][bl] = _quantiles(values, ci)
+            if net:
+                out["net_clv_pred_lower"][bl], out["net_clv_pred_upper"][bl] = _quantiles(values - pcost[bl] * simulated[2], ci)
             if totals:
                 # the customers of a pattern share one future for their own bounds, but the
                 # predictive interval of a total needs an independent future for each customer
-                total_counts, total_values = _simulate_totals(
+                totals_block = _simulate_totals(
                     rng, alive_d[:, local], tm, tx_arrays, sm, spend_arrays,
                     px[bl], pT[bl], pm[bl], weight[bl], pcell[bl], n_cells, sim_horizon, discount,
+                    margin if with_spend else 1.0, pcost[bl] if net else None,
                 )
-                sums["purchases_simulated"] += total_counts
-                sums[f"{value_name}_simulated"] += margin * total_values if with_spend else total_values
+                sums["purchases_simulated"] += totals_block[0]
+                sums[f"{value_name}_simulated"] += totals_block[1]
+                if net:
+                    sums["net_clv_simulated"] = sums.get("net_clv_simulated", 0.0) + totals_block[2]
         return sums
 
     with single_threaded_blas(), np.errstate(all="ignore"), show_progress(n, "forecast", unit="histories", enabled=progress) as bar:
@@ -881,9 +991,17 @@ def forecast(
         {"expected_purchases": cell_draws["expected_purchases"].sum(axis=1), value_name: cell_draws[value_name].sum(axis=1)},
         index=tx_draws.index,
     )
+    if net:
+        cohort["net_clv"] = cell_draws["net_clv"].sum(axis=1)
+    if acquisition is not None:
+        settings["acquisition_cost_total"] = float(acquisition.sum())
+    if net:
+        settings["cost_per_purchase"] = cost_per_purchase if isinstance(cost_per_purchase, (int, float, str)) else "per customer"
     segment_draws = None
     if cells is not None:
         cells = cells.assign(customers=np.bincount(cell_of, minlength=len(cells)))
+        if acquisition is not None:
+            cells["acquisition_cost"] = np.bincount(cell_of, weights=acquisition, minlength=len(cells))
         segment_draws = {name: values for name, values in cell_draws.items()}
     return Forecast(frame, settings, cohort, segment_cells=cells, segment_draws=segment_draws, segment_of=cell_of)
 

@@ -105,3 +105,33 @@ def test_bad_segments_are_clear_errors(models, cdnow_calibration, channel):
     plain = forecast(*models, cdnow_calibration, horizon=52, discount_rate=0.1, n_draws=10, predictive=False)
     with pytest.raises(ValueError, match="no segments"):
         plain.summary(by="channel")
+
+
+def test_net_clv_subtracts_the_discounted_cost_of_future_purchases(models, cdnow_calibration, channel):
+    """net_clv = clv - cost x discounted expected purchases, for each customer and in each draw;
+    acquisition costs give the segments' CLV-to-acquisition ratio."""
+    data = cdnow_calibration
+    cost = pd.Series(np.where(channel["channel"] == "email", 2.0, 5.0), index=channel.index)
+    acquisition = pd.Series(np.where(channel["channel"] == "search", 30.0, 10.0), index=channel.index)
+    gross = forecast(*models, data, horizon=52, discount_rate=0.15, n_draws=200, random_seed=4, segments=channel)
+    with_costs = forecast(*models, data, horizon=52, discount_rate=0.15, n_draws=200, random_seed=4, segments=channel,
+                          cost_per_purchase=cost, acquisition_cost=acquisition)
+    frame = with_costs.frame
+    bg, _ = models
+    discounted = bg.formulas.discounted_expected_purchases(bg.params_, 52.0, np.log(1.15) * 7 / 365.25,
+                                                           frame["frequency"], frame["recency"], frame["T"])
+    np.testing.assert_allclose(frame["net_clv"], frame["clv"] - cost.reindex(frame.index) * discounted, rtol=1e-7, atol=1e-9)
+    assert (frame["net_clv_lower"] <= frame["net_clv"] + 1e-9).all() and (frame["net_clv"] <= frame["net_clv_upper"] + 1e-9).all()
+    assert (frame["net_clv_pred_upper"] <= frame["clv_pred_upper"] + 1e-9).all()
+    # costs do not change the gross forecast
+    pd.testing.assert_series_equal(frame["clv"], gross.frame["clv"])
+    table = with_costs.summary(by="channel")
+    assert (table["net_clv_total"] < table["clv_total"]).all()
+    ratio = table["clv_mean"] / table["acquisition_cost_mean"]
+    np.testing.assert_allclose(table["clv_to_acquisition"], ratio)
+    assert (table["clv_to_acquisition_lower"] < table["clv_to_acquisition"]).all()
+    assert table.loc["search", "acquisition_cost_mean"] == 30.0
+    with pytest.raises(ValueError, match="needs a spend model"):
+        forecast(models[0], None, data, horizon=52, discount_rate=0.1, n_draws=10, cost_per_purchase=1.0)
+    with pytest.raises(ValueError, match="negative"):
+        forecast(*models, data, horizon=52, discount_rate=0.1, n_draws=10, cost_per_purchase=-1.0)
