@@ -4,10 +4,11 @@ The tracking forecast of Fader, Hardie & Lee (2005, "Counting your customers the
 figure 3): every customer's repeat purchases start at their first purchase, so the cohort's
 expected cumulative repeat transactions at calendar time tau are
 ``sum_i E[X(tau - s_i)]`` over the customers whose first purchase s_i came before tau, with
-``E[X(t)]`` the expected purchases of a new customer (:func:`~clvmodels.models.beta_geo.expected_purchases_new`).
-Evaluated over parameter draws it gets a credible band. Comparing it per period and cumulatively
-with the actual repeat transactions, in the calibration period and after it, is the classic
-check of a BG/NBD fit.
+``E[X(t)]`` the expected purchases of a new customer (the model's ``expected_purchases_new``,
+e.g. :func:`~clvmodels.models.beta_geo.expected_purchases_new`). Evaluated over parameter draws it
+gets a credible band. Comparing it per period and cumulatively with the actual repeat
+transactions, in the calibration period and after it, is the classic check of a fit. Any
+registered transaction model works: the functions ask its ``formulas``.
 """
 
 from __future__ import annotations
@@ -18,9 +19,7 @@ import numpy as np
 import pandas as pd
 
 from .data import DuplicatePolicy, InvalidPolicy, _factorize_customers, _NS_PER_DAY, _to_timestamp, _validate_transactions
-from .models import beta_geo as bg
-from .models.beta_geo import BetaGeo
-from .models.params import unpack
+from .models.base import check_time
 from .units import RESOLUTIONS, normalize_unit, unit_days
 
 __all__ = ["tracking_forecast", "expected_repeat_transactions", "new_customer_purchases"]
@@ -29,19 +28,32 @@ __all__ = ["tracking_forecast", "expected_repeat_transactions", "new_customer_pu
 _CELLS_PER_CHUNK = 20_000_000
 
 
-def expected_repeat_transactions(params: Any, edges: np.ndarray, first_purchase: np.ndarray, weights: np.ndarray) -> np.ndarray:
+def _formulas(model: Any) -> Any:
+    """The formulas module of a transaction model (estimator, class or key), or a clear error."""
+    from .models.registry import model_class
+
+    return model_class(model, kind="transactions").formulas
+
+
+def expected_repeat_transactions(
+    model: Any, edges: np.ndarray, first_purchase: np.ndarray, weights: np.ndarray, *, params: Any = None
+) -> np.ndarray:
     """Expected cumulative repeat transactions of a cohort at each time in ``edges``.
 
     Parameters
     ----------
-    params : mapping or DataFrame
-        BG/NBD ``r, alpha, a, b``; a DataFrame of draws gives one row per draw.
+    model : estimator, class or key
+        A transaction model of the registry; its ``formulas.expected_purchases_new`` gives
+        ``E[X(t)]`` of a new customer.
     edges : ndarray of shape (E,)
         Times, in time units from the start of the calendar.
     first_purchase : ndarray of shape (U,)
         Distinct first-purchase times of the cohort's customers.
     weights : ndarray of shape (U,)
         Number of customers with each first-purchase time.
+    params : mapping or DataFrame, optional
+        A point estimate (by default the fitted ``model.params_``), or a DataFrame of draws,
+        which gives one row per draw.
 
     Returns
     -------
@@ -51,36 +63,40 @@ def expected_repeat_transactions(params: Any, edges: np.ndarray, first_purchase:
     Examples
     --------
     >>> params = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
-    >>> expected_repeat_transactions(params, np.array([1.0, 78.0]), np.array([0.0]), np.array([100.0])).round(2)
+    >>> expected_repeat_transactions("bgnbd", np.array([1.0, 78.0]), np.array([0.0]), np.array([100.0]), params=params).round(2)
     array([  5.33, 186.05])
     """
-    r, alpha, a, b = unpack(params, bg.PARAM_NAMES)
+    expected_new = _formulas(model).expected_purchases_new
+    theta = model.params_ if params is None else params
     elapsed = np.asarray(edges, dtype=np.float64)[:, None] - np.asarray(first_purchase, dtype=np.float64)[None, :]
     started = elapsed > 0
     positive = np.where(started, elapsed, 1.0).ravel()
-    n_draws = np.size(r)
+    weights = np.asarray(weights, dtype=np.float64)
+    if not isinstance(theta, pd.DataFrame):
+        values = np.asarray(expected_new(theta, positive)).reshape(elapsed.shape)
+        return np.where(started, values, 0.0) @ weights
+    n_draws = len(theta)
     out = np.empty((n_draws, elapsed.shape[0]))
     step = max(1, _CELLS_PER_CHUNK // max(positive.size, 1))
     for start in range(0, n_draws, step):
         rows = slice(start, min(start + step, n_draws))
-        pick = [np.reshape(v, (-1, 1))[rows] if np.ndim(v) else v for v in (r, alpha, a, b)]
-        values = bg._expected_new(*pick, positive).reshape(-1, *elapsed.shape)
-        out[rows] = np.where(started, values, 0.0) @ np.asarray(weights, dtype=np.float64)
-    return out[0] if np.ndim(r) == 0 else out
+        values = np.asarray(expected_new(theta.iloc[rows], positive)).reshape(-1, *elapsed.shape)
+        out[rows] = np.where(started, values, 0.0) @ weights
+    return out
 
 
 def new_customer_purchases(
-    transaction_model: BetaGeo, t: Any, *, ci: float = 0.9, n_draws: int = 500, random_seed: int | None = None
+    transaction_model: Any, t: Any, *, ci: float = 0.9, n_draws: int = 500, random_seed: int | None = None
 ) -> pd.DataFrame:
     """Expected repeat purchases of a newly acquired customer by each time in ``t``, with a band.
 
-    ``E[X(t)]`` (FHL 2005, eq. 9) at the fitted parameters, and its credible interval at level
-    ``ci`` over parameter draws of the model.
+    ``E[X(t)]`` (the model's ``expected_purchases_new``; FHL 2005, eq. 9 for the BG/NBD) at the
+    fitted parameters, and its credible interval at level ``ci`` over parameter draws of the model.
 
     Parameters
     ----------
-    transaction_model : BetaGeo
-        Fitted model.
+    transaction_model : TransactionModel
+        Any registered transaction model, fitted.
     t : array_like
         Times since the first purchase, in the model's time unit.
     ci : float
@@ -106,14 +122,15 @@ def new_customer_purchases(
     39.0     1.195  1.121  1.301
     78.0     1.858  1.714  2.070
     """
+    expected_new = _formulas(transaction_model).expected_purchases_new
     transaction_model._check_fitted()
     if not 0 < ci < 1:
         raise ValueError(f"ci={ci!r} must be between 0 and 1, for example 0.9.")
-    times = bg._check_time(np.atleast_1d(np.asarray(t, dtype=np.float64)))
-    draws = bg.expected_purchases_new(transaction_model.sample_params(n_draws, random_seed=random_seed), times)
+    times = check_time(np.atleast_1d(np.asarray(t, dtype=np.float64)))
+    draws = expected_new(transaction_model.sample_params(n_draws, random_seed=random_seed), times)
     lower, upper = np.quantile(draws, [(1 - ci) / 2, (1 + ci) / 2], axis=0)
     frame = pd.DataFrame(
-        {"expected": bg.expected_purchases_new(transaction_model.params_, times), "lower": lower, "upper": upper},
+        {"expected": expected_new(transaction_model.params_, times), "lower": lower, "upper": upper},
         index=pd.Index(times, name="t"),
     )
     frame.attrs = {"ci": ci, "time_unit": transaction_model.time_unit_}
@@ -121,7 +138,7 @@ def new_customer_purchases(
 
 
 def tracking_forecast(
-    transaction_model: BetaGeo,
+    transaction_model: Any,
     transactions: pd.DataFrame,
     *,
     calibration_end: Any = None,
@@ -141,8 +158,8 @@ def tracking_forecast(
 
     Parameters
     ----------
-    transaction_model : BetaGeo
-        Fitted model (usually on the calibration period).
+    transaction_model : TransactionModel
+        Any registered transaction model, fitted (usually on the calibration period).
     transactions : DataFrame
         The transaction log, read and never modified; the same checks as
         :func:`clvmodels.rfm_summary` apply. Purchases of one customer on one day (hour with
@@ -173,8 +190,9 @@ def tracking_forecast(
         ``actual_cumulative``, ``expected_cumulative``, ``cumulative_lower``,
         ``cumulative_upper`` (since the start). Repeat purchases on a day d count in the period
         containing the start of d, and the expected counts are evaluated at the period ends,
-        as in lifetimes' ``expected_cumulative_transactions``. ``attrs`` hold
-        ``calibration_end``, ``time_unit``, ``period``, ``ci``, ``start`` and ``customers``.
+        as in lifetimes' ``expected_cumulative_transactions``. ``attrs`` hold ``model`` (its
+        display name), ``calibration_end``, ``time_unit``, ``period``, ``ci``, ``start`` and
+        ``customers``.
 
     References
     ----------
@@ -191,6 +209,8 @@ def tracking_forecast(
     >>> len(weekly), int(weekly["actual_cumulative"].iloc[-1])
     (78, 4339)
     """
+    _formulas(transaction_model)
+    model_name = str(type(transaction_model).display_name)
     transaction_model._check_fitted()
     if not 0 < ci < 1:
         raise ValueError(f"ci={ci!r} must be between 0 and 1, for example 0.9.")
@@ -230,9 +250,9 @@ def tracking_forecast(
     actual = np.bincount(np.minimum((repeat_time // period).astype(np.int64), n_periods - 1), minlength=n_periods)
 
     trials, weights = np.unique(first_time, return_counts=True)
-    expected_cumulative = expected_repeat_transactions(transaction_model.params_, edges, trials, weights)
+    expected_cumulative = expected_repeat_transactions(transaction_model, edges, trials, weights)
     draws = transaction_model.sample_params(n_draws, random_seed=random_seed)
-    cumulative_draws = expected_repeat_transactions(draws, edges, trials, weights)
+    cumulative_draws = expected_repeat_transactions(transaction_model, edges, trials, weights, params=draws)
     per_period_draws = np.diff(cumulative_draws, axis=1, prepend=0.0)
     quantiles = [(1 - ci) / 2, (1 + ci) / 2]
     cumulative_lower, cumulative_upper = np.quantile(cumulative_draws, quantiles, axis=0)
@@ -254,6 +274,7 @@ def tracking_forecast(
         index=index,
     )
     frame.attrs = {
+        "model": model_name,
         "calibration_end": None if calibration_end is None else _to_timestamp(calibration_end, "calibration_end"),
         "time_unit": unit,
         "period": float(period),

@@ -10,6 +10,7 @@ from lifetimes.utils import expected_cumulative_transactions
 
 from clvmodels import BetaGeo, calibration_holdout_split
 from clvmodels.datasets import load_cdnow_sample
+from clvmodels.models.beta_geo import expected_purchases_new
 from clvmodels.tracking import expected_repeat_transactions, tracking_forecast
 
 
@@ -88,11 +89,39 @@ def test_known_truth_on_a_simulated_log():
 def test_expected_repeat_transactions_over_draws(model):
     draws = model.sample_params(7, random_seed=3)
     edges, trials, weights = np.array([1.0, 10.0, 40.0]), np.array([0.0, 5.0, 20.0]), np.array([3.0, 2.0, 1.0])
-    table = expected_repeat_transactions(draws, edges, trials, weights)
+    table = expected_repeat_transactions(model, edges, trials, weights, params=draws)
     assert table.shape == (7, 3)
-    np.testing.assert_allclose(table[2], expected_repeat_transactions(draws.iloc[2], edges, trials, weights), rtol=1e-13)
+    np.testing.assert_allclose(table[2], expected_repeat_transactions("bgnbd", edges, trials, weights, params=draws.iloc[2]), rtol=1e-13)
+    # by hand: sum over first-purchase times s_i < edge of w_i E[X(edge - s_i)]
+    by_hand = [sum(w * expected_purchases_new(draws.iloc[2], e - s) for s, w in zip(trials, weights) if e > s) for e in edges]
+    np.testing.assert_allclose(table[2], by_hand, rtol=1e-13)
     # customers count only after their first purchase
-    assert expected_repeat_transactions(model.params_, np.array([5.0]), np.array([5.0]), np.array([1.0]))[0] == 0.0
+    assert expected_repeat_transactions(model, np.array([5.0]), np.array([5.0]), np.array([1.0]))[0] == 0.0
+
+
+def test_any_registered_transaction_model_is_asked_through_the_protocol(model, log, weekly):
+    """A model registered under another key, with BG/NBD's formulas: the same table; a spend
+    model is a clear error naming the transaction models."""
+    from clvmodels import GammaGamma
+    from clvmodels.models import registry
+    from clvmodels.models.base import FitResult
+
+    class Renamed(BetaGeo):
+        key = "test-renamed-tracking"
+        display_name = "Renamed/NBD"
+
+    registry.register(Renamed)
+    try:
+        other = Renamed()
+        other._set_fitted(FitResult(method="mle", params=model.params_, covariance=model.covariance_,
+                                    covariance_log=model.covariance_log_, loglik=model.loglik_, converged=True,
+                                    n_customers=model.n_customers_, n_patterns=model.n_patterns_, time_unit="W"))
+        table = tracking_forecast(other, log, calibration_end="1997-09-30", n_draws=200, random_seed=0)
+    finally:
+        registry._REGISTRY.pop(Renamed.key, None)
+    pd.testing.assert_frame_equal(table, weekly)
+    with pytest.raises(ValueError, match="is a spend model, not a transactions model"):
+        tracking_forecast(GammaGamma(), log)
 
 
 def test_bad_input(model, log):

@@ -1,4 +1,6 @@
-"""What the plotting modules share: new axes, time-unit labels, parameters and draws."""
+"""What the plotting modules share: new axes, time-unit labels, money and large-number formats,
+the model's name and formulas (from the registry: no concrete model is named here), parameters
+and draws."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
 from ..units import normalize_unit
 
@@ -20,10 +23,14 @@ __all__ = [
     "unit_name",
     "duration_text",
     "model_name",
+    "model_formulas",
     "point_params",
     "param_draws",
     "forecast_frame",
     "currency_text",
+    "money_text",
+    "number_text",
+    "thousands",
 ]
 
 _UNIT_NAMES = {
@@ -33,9 +40,6 @@ _UNIT_NAMES = {
     "M": ("month", "months"),
     "Y": ("year", "years"),
 }
-
-_MODEL_NAMES = {"BetaGeo": "BG/NBD", "GammaGamma": "Gamma-Gamma"}
-
 
 def new_axes(ax: Axes | None, figsize: tuple[float, float] = (7.0, 4.5)) -> Axes:
     """The caller's Axes, or the Axes of a new figure (pyplot's current figure is not used)."""
@@ -83,16 +87,85 @@ def duration_text(length: float, unit: str | None) -> str:
 
 
 def currency_text(currency: str | None) -> str:
-    """Axis-label text for amounts: the currency given, or a neutral word.
+    r"""Axis-label text for amounts: the currency given, or a neutral word.
 
     A dollar sign is escaped: two of them in one text would start matplotlib's mathtext.
+
+    Examples
+    --------
+    >>> currency_text("EUR"), currency_text(None), currency_text("$")
+    ('EUR', 'currency units', '\\$')
     """
     return currency.replace("$", r"\$") if currency else "currency units"
 
 
+def number_text(value: float, decimals: int = 0) -> str:
+    """A number with thousands separators: ``"1,234,567"``, ``"1,234.57"`` (``decimals=2``)."""
+    return f"{value:,.{decimals}f}"
+
+
+def money_text(value: float, currency: str | None, decimals: int = 2) -> str:
+    r"""An amount with thousands separators and the currency.
+
+    The plots take ``currency=None`` by default: amounts are in the data's own money unit,
+    which clvmodels does not know, so numbers are printed bare and axes say "currency units".
+    A symbol (``"$"``, ``"€"``, ``"£"``) is written before the number, a code or word
+    (``"EUR"``, ``"kr"``) after it.
+
+    Examples
+    --------
+    >>> money_text(1234567.891, "$"), money_text(1234.5, "EUR"), money_text(9629.0, None, 0)
+    ('\\$1,234,567.89', '1,234.50 EUR', '9,629')
+    """
+    number = number_text(value, decimals)
+    if not currency:
+        return number
+    if currency.isalpha():
+        return f"{number} {currency_text(currency)}"
+    if number.startswith("-"):
+        return f"-{currency_text(currency)}{number[1:]}"
+    return f"{currency_text(currency)}{number}"
+
+
+def _thousands(value: float, _: Any = None) -> str:
+    if abs(value) >= 1000:
+        return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
+    return f"{value:g}"
+
+
+def thousands(axis: Any) -> None:
+    """Tick labels with thousands separators (``12,500``) on a linear axis (``ax.xaxis``).
+
+    Examples
+    --------
+    >>> from matplotlib.figure import Figure
+    >>> ax = Figure().subplots()
+    >>> thousands(ax.yaxis)
+    >>> ax.yaxis.get_major_formatter()(25000.0, 0), ax.yaxis.get_major_formatter()(0.5, 0)
+    ('25,000', '0.5')
+    """
+    axis.set_major_formatter(FuncFormatter(_thousands))
+
+
 def model_name(model: Any) -> str:
-    """The paper's name of a fitted model (``"BG/NBD"``) for legends and titles."""
-    return _MODEL_NAMES.get(type(model).__name__, type(model).__name__)
+    """The name people read of a model (``"BG/NBD"``), from its class's ``display_name``.
+
+    Examples
+    --------
+    >>> from clvmodels import BetaGeo, GammaGamma
+    >>> model_name(BetaGeo()), model_name(GammaGamma)
+    ('BG/NBD', 'Gamma-Gamma')
+    """
+    cls = model if isinstance(model, type) else type(model)
+    return str(getattr(cls, "display_name", "") or cls.__name__)
+
+
+def model_formulas(model: Any, kind: str) -> Any:
+    """The formulas module of a registered model of ``kind`` (``"transactions"`` or ``"spend"``):
+    a clear error listing the registered ones otherwise."""
+    from ..models.registry import model_class
+
+    return model_class(model, kind=kind).formulas
 
 
 def point_params(model: Any) -> pd.Series:

@@ -31,8 +31,19 @@ from ._common import check_level, model_name, new_figure, time_unit_of, unit_nam
 
 __all__ = ["plot_trace", "plot_rank", "plot_posterior", "plot_prior_posterior"]
 
-#: the papers' parameter names, in the order they are drawn
-PARAMETERS = ("r", "alpha", "a", "b", "p", "q", "gamma")
+#: parameters in time units (rates are per time unit, so their scales are in time units)
+_TIME_SCALES = ("alpha", "beta")
+
+
+def _registered_parameters() -> tuple[str, ...]:
+    """Every registered model's parameter names, in registration order, each once: the order in
+    which the variables of an InferenceData of unknown model are drawn."""
+    from ..models.registry import registered
+
+    names: dict[str, None] = {}
+    for cls in registered().values():
+        names.update(dict.fromkeys(cls.param_names))
+    return tuple(names)
 
 
 def _arviz() -> Any:
@@ -72,7 +83,7 @@ def _var_names(idata: Any, source: Any, var_names: list[str] | None, group: str 
         if missing:
             raise ValueError(f"the {group} has no variable(s) {missing}; it has {list(dataset.data_vars)}.")
         return list(var_names)
-    wanted = getattr(source, "param_names", None) or PARAMETERS
+    wanted = getattr(source, "param_names", None) or _registered_parameters()
     names = [v for v in wanted if v in dataset.data_vars and dataset[v].ndim == 2]
     if not names:
         names = [v for v in dataset.data_vars if dataset[v].ndim == 2]
@@ -82,10 +93,12 @@ def _var_names(idata: Any, source: Any, var_names: list[str] | None, group: str 
 
 
 def _labeller(source: Any, idata: Any) -> Any:
-    """Parameter names, with the time unit on alpha, the BG/NBD scale of the purchase rate."""
+    """Parameter names, with the time unit on the scales of the rates of a transaction model
+    (``alpha``, and the Pareto/NBD's ``beta``)."""
     az = _arviz()
     unit = time_unit_of(source, idata.posterior)
-    mapping = {"alpha": f"alpha ({unit_name(unit)})"} if unit is not None else {}
+    scales = _TIME_SCALES if getattr(source, "kind", "transactions") == "transactions" else ()
+    mapping = {name: f"{name} ({unit_name(unit)})" for name in scales} if unit is not None else {}
     return az.labels.MapLabeller(var_name_map=mapping)
 
 

@@ -20,16 +20,18 @@ from matplotlib.axes import Axes
 from matplotlib.colors import LogNorm
 from matplotlib.lines import Line2D
 
-from ..models import beta_geo as bg
 from ..units import RESOLUTIONS, normalize_resolution, unit_days
 from ._common import (
     currency_text,
     duration_text,
     forecast_frame,
+    model_formulas,
     model_name,
+    money_text,
     new_axes,
     param_draws,
     point_params,
+    thousands,
     time_unit_of,
     unit_name,
 )
@@ -64,7 +66,8 @@ def frequency_recency_grid(
     """Evaluate ``quantity(params, x, t_x, T)`` on a grid of frequency and recency at age T.
 
     Rows are frequencies ``0 .. max_frequency``, columns the centres of ``n_recency`` equal
-    cells of recency in ``[0, T]``. With ``n_draws`` the value is the mean over that many
+    cells of recency in ``[0, T]``; a customer without a repeat purchase has recency 0, so the
+    row ``x = 0`` is evaluated at ``t_x = 0`` in every column. With ``n_draws`` the value is the mean over that many
     parameter draws, accumulated over chunks of draws (at most 250,000 draw-cells at once), so
     memory stays bounded whatever the number of draws; customers never enter.
 
@@ -99,7 +102,8 @@ def frequency_recency_grid(
     recency_edges = np.linspace(0.0, float(T), int(n_recency) + 1)
     recency = (recency_edges[:-1] + recency_edges[1:]) / 2
     frequency = np.arange(int(max_frequency) + 1, dtype=np.float64)
-    x, t_x = frequency[:, None], recency[None, :]
+    x = frequency[:, None]
+    t_x = np.where(x == 0, 0.0, recency[None, :])  # no repeat purchase: recency is 0
     if n_draws is None:
         values = quantity(point_params(model), x, t_x, float(T))
     else:
@@ -138,6 +142,7 @@ def _heatmap(
     unit: str | None,
     T: float,
     log: bool = False,
+    first_row_note: str | None = None,
 ) -> Axes:
     recency_edges, frequency_edges, values = grid
     norm = None
@@ -164,6 +169,11 @@ def _heatmap(
         xlim=(recency_edges[0], recency_edges[-1]),
         ylim=(frequency_edges[0], frequency_edges[-1]),
     )
+    if first_row_note:
+        ax.text(
+            (recency_edges[0] + recency_edges[-1]) / 2, 0.0, first_row_note, ha="center", va="center",
+            fontsize="x-small", color="0.1", clip_on=True,
+        )
     legend = ax.legend(
         handles=handles, title=f"customers aged T = {duration_text(round(T, 2), unit)}",
         loc="upper left", fontsize="small", title_fontsize="small", framealpha=0.85,
@@ -172,10 +182,6 @@ def _heatmap(
     for text in [legend.get_title(), *legend.get_texts()]:
         text.set_color("white")
     return ax
-
-
-def _prob_alive(params: Any, x: np.ndarray, t_x: np.ndarray, T: float) -> np.ndarray:
-    return bg.prob_alive(params, x, t_x, T)
 
 
 def plot_prob_alive_heatmap(
@@ -194,12 +200,15 @@ def plot_prob_alive_heatmap(
     The grid is evaluated at the point estimate, or averaged over ``n_draws`` parameter draws
     in chunks (:func:`frequency_recency_grid`): its cost and memory do not depend on the number
     of customers. Contours are iso-probability curves (0.1, 0.3, 0.5, 0.7, 0.9), drawn over
-    the repeat buyers (for x = 0 nothing depends on recency).
+    the repeat buyers (for x = 0 nothing depends on recency). When the model assumes that a
+    customer can only drop out after a repeat purchase (``alive_without_repeat``, as the
+    BG/NBD does), the row x = 0 is 1 by that assumption, not by the data, and a note on the row
+    says so.
 
     Parameters
     ----------
-    model : BetaGeo
-        Fitted model.
+    model : TransactionModel
+        Any registered transaction model, fitted (its ``formulas.prob_alive``).
     data : DataFrame, optional
         Summary that sets the defaults: T = the largest T, max_frequency = the largest frequency.
     T : float, optional
@@ -229,15 +238,19 @@ def plot_prob_alive_heatmap(
     >>> ax.collections[0].get_array().shape  # frequencies 0..29 by 80 recency cells
     (30, 80)
     """
+    prob_alive = model_formulas(model, "transactions").prob_alive
     T, max_frequency = _grid_defaults(data, T, max_frequency)
-    grid = frequency_recency_grid(model, _prob_alive, T=T, max_frequency=max_frequency, n_recency=n_recency, n_draws=n_draws, random_seed=random_seed)
+    grid = frequency_recency_grid(model, prob_alive, T=T, max_frequency=max_frequency, n_recency=n_recency, n_draws=n_draws, random_seed=random_seed)
     unit = time_unit_of(data, model)
     how = "point estimate" if n_draws is None else f"mean over {n_draws} parameter draws"
+    note = None
+    if getattr(type(model), "alive_without_repeat", False):
+        note = f"x = 0: P(alive) = 1 by the {model_name(model)} assumption (dropout only after a repeat purchase)"
     return _heatmap(
         new_axes(ax, figsize=(7.0, 5.0)), grid,
         colorbar_label=f"P(alive) at T ({model_name(model)}, {how})",
         contour_levels=[0.1, 0.3, 0.5, 0.7, 0.9], contour_format="%.1f", contour_label="Iso-probability curves",
-        title="Probability that a customer is alive", unit=unit, T=T,
+        title="Probability that a customer is alive", unit=unit, T=T, first_row_note=note,
     )
 
 
@@ -261,8 +274,8 @@ def plot_expected_purchases_heatmap(
 
     Parameters
     ----------
-    model : BetaGeo
-        Fitted model.
+    model : TransactionModel
+        Any registered transaction model, fitted (its ``formulas.expected_purchases``).
     data : DataFrame, optional
         Summary that sets the defaults of T and max_frequency.
     t : float
@@ -286,10 +299,11 @@ def plot_expected_purchases_heatmap(
     """
     if not np.isfinite(t) or t <= 0:
         raise ValueError(f"t={t!r} must be a positive horizon in the model's time unit.")
+    expected_purchases = model_formulas(model, "transactions").expected_purchases
     T, max_frequency = _grid_defaults(data, T, max_frequency)
 
     def quantity(params: Any, x: np.ndarray, t_x: np.ndarray, age: float) -> np.ndarray:
-        return bg.expected_purchases(params, float(t), x, t_x, age)
+        return expected_purchases(params, float(t), x, t_x, age)
 
     grid = frequency_recency_grid(model, quantity, T=T, max_frequency=max_frequency, n_recency=n_recency, n_draws=n_draws, random_seed=random_seed)
     unit = time_unit_of(data, model)
@@ -306,30 +320,34 @@ def plot_expected_purchases_heatmap(
 
 
 def prob_alive_path(
-    params: Any,
+    model: Any,
     purchase_times: np.ndarray,
     end: float,
     *,
     n_points: int = 400,
+    params: Any = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """P(alive) of one customer over time since the first purchase.
 
     At time s the customer's history is x(s) repeat purchases, the last at t_x(s), so P(alive)
-    is :func:`clvmodels.models.beta_geo.prob_alive` of ``(x(s), t_x(s), s)``: it jumps at each
-    repeat purchase (to ``1 / (1 + a / (b + x - 1))``: a BG/NBD customer may drop out right
-    after buying) and decays between purchases. Each purchase time appears twice, with the
-    history just before and just after it, so the jumps are vertical.
+    is the model's ``prob_alive`` of ``(x(s), t_x(s), s)`` (for the BG/NBD,
+    :func:`clvmodels.models.beta_geo.prob_alive`: it jumps at each repeat purchase, to
+    ``1 / (1 + a / (b + x - 1))`` since a BG/NBD customer may drop out right after buying, and
+    decays between purchases). Each purchase time appears twice, with the history just before
+    and just after it, so the jumps are vertical.
 
     Parameters
     ----------
-    params : mapping
-        ``r, alpha, a, b`` (a point estimate).
+    model : estimator, class or key
+        A transaction model of the registry (its ``formulas.prob_alive``).
     purchase_times : ndarray
         Times of the repeat purchases after the first one (sorted, in time units).
     end : float
         End of observation, in time units after the first purchase.
     n_points : int
         Points of the regular grid on ``[0, end]``.
+    params : mapping, optional
+        A point estimate; by default the fitted ``model.params_``.
 
     Returns
     -------
@@ -339,10 +357,12 @@ def prob_alive_path(
     Examples
     --------
     >>> params = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
-    >>> times, prob = prob_alive_path(params, np.array([10.0, 30.43]), 38.86, n_points=5)
-    >>> round(float(prob[-1]), 4)  # customer 1 of CDNOW at T: as bg.prob_alive(params, 2, 30.43, 38.86)
+    >>> times, prob = prob_alive_path("bgnbd", np.array([10.0, 30.43]), 38.86, n_points=5, params=params)
+    >>> round(float(prob[-1]), 4)  # customer 1 of CDNOW at T: as beta_geo.prob_alive(params, 2, 30.43, 38.86)
     0.7266
     """
+    prob_alive = model_formulas(model, "transactions").prob_alive
+    theta = point_params(model) if params is None else params
     purchases = np.sort(np.asarray(purchase_times, dtype=np.float64))
     grid = np.linspace(0.0, float(end), int(n_points))
     times = np.concatenate([grid, purchases, purchases])
@@ -352,7 +372,7 @@ def prob_alive_path(
     order = np.lexsort((count, times))
     times, count = times[order], count[order]
     recency = np.where(count > 0, purchases[np.maximum(count - 1, 0)] if len(purchases) else 0.0, 0.0)
-    return times, bg.prob_alive(params, count, recency, times)
+    return times, prob_alive(theta, count, recency, times)
 
 
 def plot_customer_history(
@@ -380,8 +400,9 @@ def plot_customer_history(
 
     Parameters
     ----------
-    model : BetaGeo
-        Fitted model; its ``time_unit_`` gives the time unit unless ``time_unit`` is given.
+    model : TransactionModel
+        Any registered transaction model, fitted; its ``time_unit_`` gives the time unit unless
+        ``time_unit`` is given.
     transactions : DataFrame
         The transaction log (one row per purchase).
     customer_id : hashable
@@ -417,7 +438,8 @@ def plot_customer_history(
     >>> round(float(ax.lines[0].get_ydata()[-1]), 4)  # P(alive) at T = 38.86 weeks
     0.7266
     """
-    params = point_params(model)
+    model_formulas(model, "transactions")
+    point_params(model)
     unit = time_unit_of(model, explicit=time_unit)
     if unit is None:
         raise ValueError("the model has no time unit; pass time_unit='W' (the unit of the data it was fitted on).")
@@ -439,7 +461,7 @@ def plot_customer_history(
     per_unit = unit_days(unit) * 86_400e9 / step  # merging periods per time unit
     times = (periods - periods[0]) / per_unit
     horizon = (end_period - periods[0]) / per_unit
-    s, prob = prob_alive_path(params, times[1:], horizon, n_points=n_points)
+    s, prob = prob_alive_path(model, times[1:], horizon, n_points=n_points)
     first = pd.Timestamp(int(periods[0] * step), unit="ns")
     unit_ns = unit_days(unit) * 86_400e9
 
@@ -511,7 +533,9 @@ def plot_clv_distribution(
         On the log scale, the axis starts at this quantile of the positive values; the few
         values below it are pooled into the first bin (and counted in the legend).
     currency : str, optional
-        Currency of the amounts, for the axis label (``"$"``).
+        Currency of the amounts (``"$"``, ``"EUR"``; the config's ``[output] currency``), for the
+        axis label and the amounts in the legend, which carry thousands separators. By default
+        amounts are bare numbers and the axis says "currency units".
     ax : Axes, optional
         Where to draw; a new figure when omitted.
 
@@ -558,17 +582,24 @@ def plot_clv_distribution(
     counts, edges = np.histogram(shown, bins=edges)
     ax = new_axes(ax)
     money = column.startswith("clv") or "spend" in column
-    sign = currency_text(currency) if (money and currency and len(currency) <= 2) else ""
+
+    def amount(value: float, decimals: int = 2) -> str:
+        return money_text(value, currency if money else None, decimals)
+
     what = "Expected CLV" if column == "clv" else column.replace("_", " ").capitalize()
     ax.stairs(counts, edges, fill=True, color="C0", alpha=0.7, label=f"{len(shown):,} customers")
     median, mean = float(np.median(values)), float(np.mean(values))
-    ax.axvline(median, color="0.15", ls="--", label=f"Median {sign}{median:,.2f}")
-    ax.axvline(mean, color="C3", ls="-", label=f"Mean {sign}{mean:,.2f} (total {sign}{values.sum():,.0f})")
+    ax.axvline(median, color="0.15", ls="--", label=f"Median {amount(median)}")
+    ax.axvline(mean, color="C3", ls="-", label=f"Mean {amount(mean)} (total {amount(float(values.sum()), 0)})")
     if log:
         ax.set_xscale("log")
+    else:
+        thousands(ax.xaxis)
+    thousands(ax.yaxis)
     notes = []
     if pooled:
-        notes.append(f"{pooled:,} below {sign}{edges[0]:,.2g} in the first bin")
+        low_text = money_text(edges[0], currency if money else None, 2) if edges[0] >= 0.01 else f"{edges[0]:.2g}"
+        notes.append(f"{pooled:,} below {low_text} in the first bin")
     if len(values) - len(shown):
         notes.append(f"{len(values) - len(shown):,} at 0 or less not shown")
     unit_text = f" ({currency_text(currency)})" if money else ""
@@ -607,7 +638,8 @@ def plot_top_customers(
         Ranking column with ``{column}_lower/_upper`` (and ``{column}_pred_lower/_upper``);
         ``"clv"`` or ``"expected_purchases"`` (whose predictive bounds are ``purchases_pred_*``).
     currency : str, optional
-        Currency of the amounts, for the axis label.
+        Currency of the amounts (``"$"``, ``"EUR"``), for the axis label; by default "currency
+        units". The value axis has thousands separators.
     ax : Axes, optional
         Where to draw; a new figure when omitted.
 
@@ -658,5 +690,6 @@ def plot_top_customers(
         title=f"Top {len(top)} customers by {what[0].lower() + what[1:]}",
     )
     ax.set_xlim(left=0)
+    thousands(ax.xaxis)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.09), ncol=2, fontsize="small", frameon=False)
     return ax

@@ -19,16 +19,17 @@ from numpy.typing import ArrayLike
 from scipy import stats
 
 from ..data import compress_patterns, validate_summary
-from ..models import beta_geo as bg
 from ..validation import HoldoutReport, holdout_arrays, predictive_cdfs
 from ._common import (
     check_level,
     duration_text,
+    model_formulas,
     model_name,
     new_axes,
     new_figure,
     param_draws,
     point_params,
+    thousands,
     time_unit_of,
     unit_name,
 )
@@ -52,10 +53,22 @@ _CHUNK = 20_000
 _GROUP_SAMPLE = 5_000
 
 
-def expected_frequency_counts(params: Any, T: np.ndarray, max_frequency: int) -> np.ndarray:
+def expected_frequency_counts(model: Any, T: np.ndarray, max_frequency: int, *, params: Any = None) -> np.ndarray:
     """Expected number of customers with 0, 1, ..., ``max_frequency - 1`` and more repeat purchases.
 
-    ``sum_i P(X(T_i) = n)`` (Fader, Hardie & Lee 2005, eq. 8), evaluated once per distinct T.
+    ``sum_i P(X(T_i) = n)`` (the model's ``prob_purchases``; Fader, Hardie & Lee 2005, eq. 8 for
+    the BG/NBD), evaluated once per distinct T.
+
+    Parameters
+    ----------
+    model : estimator, class or key
+        A transaction model of the registry.
+    T : ndarray
+        The customers' observation lengths.
+    max_frequency : int
+        Counts from this one up are pooled in the last entry.
+    params : mapping, optional
+        A point estimate; by default the fitted ``model.params_``.
 
     Examples
     --------
@@ -64,17 +77,19 @@ def expected_frequency_counts(params: Any, T: np.ndarray, max_frequency: int) ->
     >>> data = calibration_holdout_split(load_cdnow_sample(), calibration_end="1997-09-30",
     ...                                  observation_end="1998-06-30", time_unit="W")
     >>> model = BetaGeo().fit(data)
-    >>> expected_frequency_counts(model.params_, data["T"], 7).round(0)  # FHL 2005, figure 1
+    >>> expected_frequency_counts(model, data["T"], 7).round(0)  # FHL 2005, figure 1
     array([1408.,  460.,  192.,  101.,   60.,   38.,   26.,   72.])
     >>> np.bincount(np.minimum(data["frequency"], 7))  # observed
     array([1411,  439,  214,  100,   62,   38,   29,   64])
     """
+    prob_purchases = model_formulas(model, "transactions").prob_purchases
+    theta = point_params(model) if params is None else params
     T_unique, counts = np.unique(np.asarray(T, dtype=np.float64), return_counts=True)
     n = np.arange(max_frequency, dtype=np.float64)[:, None]
     expected = np.zeros(max_frequency + 1)
     for start in range(0, len(T_unique), _CHUNK):
         sl = slice(start, start + _CHUNK)
-        expected[:max_frequency] += bg.prob_purchases(params, n, T_unique[sl]) @ counts[sl]
+        expected[:max_frequency] += prob_purchases(theta, n, T_unique[sl]) @ counts[sl]
     expected[max_frequency] = counts.sum() - expected[:max_frequency].sum()
     return expected
 
@@ -93,7 +108,7 @@ def plot_calibration_fit(model: Any, data: pd.DataFrame, *, max_frequency: int =
 
     Parameters
     ----------
-    model : BetaGeo
+    model : TransactionModel
         Fitted on ``data``.
     data : DataFrame
         Per-customer ``frequency, recency, T``.
@@ -124,10 +139,9 @@ def plot_calibration_fit(model: Any, data: pd.DataFrame, *, max_frequency: int =
     if int(max_frequency) != max_frequency or max_frequency < 1:
         raise ValueError(f"max_frequency={max_frequency!r} must be a whole number >= 1.")
     max_frequency = int(max_frequency)
-    params = point_params(model)
     s = validate_summary(data)
     observed = np.bincount(np.minimum(s.frequency.astype(np.int64), max_frequency), minlength=max_frequency + 1)
-    expected = expected_frequency_counts(params, s.T, max_frequency)
+    expected = expected_frequency_counts(model, s.T, max_frequency)
     ax = new_axes(ax)
     pos = np.arange(max_frequency + 1)
     width = 0.4
@@ -141,15 +155,16 @@ def plot_calibration_fit(model: Any, data: pd.DataFrame, *, max_frequency: int =
         ylabel="Customers",
         title="Calibration fit: customers by number of repeat transactions",
     )
+    thousands(ax.yaxis)
     ax.legend(title=f"{len(s.frequency):,} customers, T up to {duration_text(round(float(s.T.max()), 1), unit)}")
     return ax
 
 
-def _predictive_variance(params: Any, horizon: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
+def _predictive_variance(model: Any, horizon: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
     """Variance of each customer's holdout purchases, once per distinct (x, t_x, T, t)."""
     (xu, tu, Tu, hu), _, inverse = compress_patterns(x, t_x, T, horizon)
     var = np.empty(len(xu))
-    for rows, cdf in predictive_cdfs(params, hu, xu, tu, Tu):
+    for rows, cdf in predictive_cdfs(model, hu, xu, tu, Tu, params=point_params(model)):
         pmf = np.diff(cdf, axis=0, prepend=0.0)
         n = np.arange(len(cdf), dtype=np.float64)[:, None]
         mean = (n * pmf).sum(axis=0)
@@ -181,8 +196,9 @@ def holdout_by_frequency(model: Any, data: pd.DataFrame, *, max_frequency: int =
     """
     if int(max_frequency) != max_frequency or max_frequency < 1:
         raise ValueError(f"max_frequency={max_frequency!r} must be a whole number >= 1.")
+    expected_purchases = model_formulas(model, "transactions").expected_purchases
     s, actual, horizon = holdout_arrays(data)
-    predicted = bg.expected_purchases(point_params(model), horizon, s.frequency, s.recency, s.T)
+    predicted = expected_purchases(point_params(model), horizon, s.frequency, s.recency, s.T)
     group = np.minimum(s.frequency.astype(np.int64), int(max_frequency))
     size = np.bincount(group, minlength=int(max_frequency) + 1)
     labels = _frequency_labels(int(max_frequency))
@@ -219,7 +235,7 @@ def holdout_group_intervals(
 
     Parameters
     ----------
-    model : BetaGeo
+    model : TransactionModel
         Fitted model.
     data : DataFrame
         From :func:`clvmodels.calibration_holdout_split`.
@@ -246,7 +262,8 @@ def holdout_group_intervals(
     0                   0.225  0.194  0.256
     1                   0.523  0.424  0.623
     """
-    params = point_params(model)
+    expected_purchases = model_formulas(model, "transactions").expected_purchases
+    point_params(model)
     s, _, horizon = holdout_arrays(data)
     max_frequency = len(table) - 1
     group = np.minimum(s.frequency.astype(np.int64), max_frequency)
@@ -258,7 +275,7 @@ def holdout_group_intervals(
             rows = np.sort(rng.choice(rows, max_group_sample, replace=False))
         members.append(rows)
     sample = np.concatenate(members)
-    var = _predictive_variance(params, horizon[sample], s.frequency[sample], s.recency[sample], s.T[sample])
+    var = _predictive_variance(model, horizon[sample], s.frequency[sample], s.recency[sample], s.T[sample])
     size = np.bincount(group, minlength=len(table)).astype(np.float64)
     bounds = np.cumsum([0] + [len(m) for m in members])
     var_mean = np.array([var[bounds[k]:bounds[k + 1]].mean() / size[k] if size[k] else np.nan for k in range(len(table))])
@@ -267,7 +284,7 @@ def holdout_group_intervals(
         draws = param_draws(model, n_draws, random_seed)
         for k, rows in enumerate(members):
             if len(rows) and n_draws > 1:  # draws x (at most max_group_sample) customers at a time
-                expected = bg.expected_purchases(draws, horizon[rows], s.frequency[rows], s.recency[rows], s.T[rows])
+                expected = expected_purchases(draws, horizon[rows], s.frequency[rows], s.recency[rows], s.T[rows])
                 var_params[k] = expected.mean(axis=1).var(ddof=1)
     z = stats.norm.ppf(0.5 + check_level(ci) / 2)
     predicted = table["predicted_mean"].to_numpy(dtype=np.float64)
@@ -310,7 +327,7 @@ def plot_holdout_by_frequency(
 
     Parameters
     ----------
-    model : BetaGeo
+    model : TransactionModel
         Fitted on the calibration columns of ``data``.
     data : DataFrame
         From :func:`clvmodels.calibration_holdout_split` (``frequency_holdout``,
@@ -422,7 +439,7 @@ def interval_coverage(
     low_q, high_q = (1 - levels) / 2, (1 + levels) / 2
     inside = np.zeros(len(levels))
     pit = np.zeros(len(levels))
-    for rows, cdf in predictive_cdfs(params, horizon, s.frequency, s.recency, s.T):
+    for rows, cdf in predictive_cdfs(model, horizon, s.frequency, s.recency, s.T, params=params):
         cols = np.arange(len(rows))
         yy = y[rows]
         f_hi = cdf[np.minimum(yy, len(cdf) - 1), cols]
@@ -456,7 +473,7 @@ def plot_interval_calibration(
 
     Parameters
     ----------
-    model : BetaGeo
+    model : TransactionModel
         Fitted on the calibration columns of ``data``.
     data : DataFrame
         From :func:`clvmodels.calibration_holdout_split`.
@@ -552,7 +569,8 @@ def _draw_tracking(table: pd.DataFrame, ax: Axes, cumulative: bool) -> Axes:
     ci = table.attrs.get("ci")
     band_label = (f"{float(ci):.0%} " if ci is not None else "") + "credible band (parameter draws)"
     ax.fill_between(when, lower.to_numpy(dtype=np.float64), upper.to_numpy(dtype=np.float64), color="C0", alpha=0.25, lw=0, label=band_label)
-    ax.plot(when, expected.to_numpy(dtype=np.float64), "--", color="C0", label="Expected")
+    model = table.attrs.get("model")
+    ax.plot(when, expected.to_numpy(dtype=np.float64), "--", color="C0", label=f"Expected ({model})" if model else "Expected")
     ax.plot(when, actual.to_numpy(dtype=np.float64), "-", color="0.1", label="Actual")
     end = table.attrs.get("calibration_end")
     if end is not None:
@@ -566,6 +584,7 @@ def _draw_tracking(table: pd.DataFrame, ax: Axes, cumulative: bool) -> Axes:
     else:
         ax.set(ylabel=f"Repeat transactions per {period}", title=f"Tracking: repeat transactions per {period}")
     ax.set(xlabel=f"Calendar date (end of each {period})")
+    thousands(ax.yaxis)
     if cumulative:
         ax.set_ylim(bottom=0)
         ax.legend(loc="upper left")

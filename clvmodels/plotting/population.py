@@ -1,9 +1,12 @@
-"""Heterogeneity across customers: purchase rate, dropout probability and spend.
+"""Heterogeneity across customers: purchase rate, dropout and spend.
 
-The BG/NBD's mixing distributions, ``lambda ~ Gamma(r, alpha)`` and ``p ~ Beta(a, b)`` (Fader,
-Hardie & Lee 2005, section 2), and the Gamma-Gamma model's distribution of a customer's mean
-spend with its independence assumption (Fader & Hardie 2013), each with a band over parameter
-draws (Laplace draws after maximum likelihood, posterior draws after a Bayesian fit).
+The transaction models' mixing distributions: the purchase rate ``lambda ~ Gamma(r, alpha)``
+that the BG/NBD, MBG/NBD and Pareto/NBD share, and the dropout: a probability after each
+purchase ``p ~ Beta(a, b)`` (BG/NBD, MBG/NBD; Fader, Hardie & Lee 2005, section 2) or a rate
+``mu ~ Gamma(s, beta)`` (Pareto/NBD), found by the model's parameter names; and a spend model's
+distribution of a customer's mean spend with the Gamma-Gamma independence assumption (Fader &
+Hardie 2013), each with a band over parameter draws (Laplace draws after maximum likelihood,
+posterior draws after a Bayesian fit). Titles carry the model's display name.
 """
 
 from __future__ import annotations
@@ -17,16 +20,17 @@ from matplotlib.figure import Figure
 from scipy import stats
 
 from ..data import validate_summary
-from ..models import gamma_gamma as gg
 from ..models.params import unpack
 from ._common import (
     check_level,
     currency_text,
+    model_formulas,
     model_name,
     new_axes,
     new_figure,
     param_draws,
     point_params,
+    thousands,
     time_unit_of,
     unit_name,
 )
@@ -66,8 +70,9 @@ def plot_purchase_rate_distribution(
 
     Parameters
     ----------
-    model : BetaGeo
-        Fitted model.
+    model : TransactionModel
+        Fitted model with a purchase rate ``lambda ~ Gamma(r, alpha)`` (BG/NBD, MBG/NBD,
+        Pareto/NBD); other models are a clear error.
     n_draws : int
         Parameter draws for the band (0: no band).
     ci : float
@@ -97,6 +102,7 @@ def plot_purchase_rate_distribution(
     'Mean r/alpha = 0.055 per week'
     """
     params = point_params(model)
+    _require_params(model, ("r", "alpha"), "a purchase rate lambda ~ Gamma(r, alpha)")
     r, alpha = (float(v) for v in unpack(params, ("r", "alpha")))
     dist = stats.gamma(r, scale=1 / alpha)
     low, high = dist.ppf([1e-4, 0.9999])
@@ -132,15 +138,19 @@ def plot_dropout_distribution(
     random_seed: int | None = 0,
     ax: Axes | None = None,
 ) -> Axes:
-    """Distribution of the dropout probability after each purchase, ``p ~ Beta(a, b)``.
+    """Distribution of the dropout across customers: ``p ~ Beta(a, b)`` or ``mu ~ Gamma(s, beta)``.
 
-    The density on (0, 1) with a band over ``n_draws`` parameter draws (central ``ci``, point by
-    point); the mean ``a / (a + b)`` is marked. With ``a < 1`` (CDNOW: 0.79) the density is
-    infinite at 0; the vertical axis is cut where the curve is still informative.
+    For a model with parameters ``a, b`` (BG/NBD, MBG/NBD), the probability of dropping out after
+    each purchase: the density on (0, 1) with a band over ``n_draws`` parameter draws (central
+    ``ci``, point by point); the mean ``a / (a + b)`` is marked. With ``a < 1`` (CDNOW: 0.79)
+    the density is infinite at 0; the vertical axis is cut where the curve is still
+    informative. For a model with ``s, beta`` (Pareto/NBD), the dropout rate while alive, drawn
+    as the purchase rate is (:func:`plot_purchase_rate_distribution`). Other models: a clear
+    error.
 
     Parameters
     ----------
-    model : BetaGeo
+    model : TransactionModel
         Fitted model.
     n_draws, ci, random_seed, ax
         As in :func:`plot_purchase_rate_distribution`.
@@ -165,6 +175,10 @@ def plot_dropout_distribution(
     'Mean a/(a+b) = 0.246'
     """
     params = point_params(model)
+    names = tuple(getattr(model, "param_names", ()))
+    if {"s", "beta"} <= set(names) and not {"a", "b"} <= set(names):
+        return _dropout_rate(model, params, n_draws=n_draws, ci=ci, random_seed=random_seed, ax=ax)
+    _require_params(model, ("a", "b"), "a dropout probability p ~ Beta(a, b) or a dropout rate mu ~ Gamma(s, beta)")
     a, b = (float(v) for v in unpack(params, ("a", "b")))
     grid = np.linspace(0.0, 1.0, 401)[1:-1]
     density = stats.beta.pdf(grid, a, b)
@@ -191,6 +205,45 @@ def plot_dropout_distribution(
     return ax
 
 
+def _require_params(model: Any, names: tuple[str, ...], what: str) -> None:
+    """A clear error when the model has no parameters of that meaning."""
+    declared = tuple(getattr(model, "param_names", ()))
+    if not set(names) <= set(declared):
+        raise ValueError(
+            f"{model_name(model)} does not model {what} (its parameters: {', '.join(declared) or 'none'}); "
+            "this plot draws that distribution across customers."
+        )
+
+
+def _dropout_rate(model: Any, params: Any, *, n_draws: int, ci: float, random_seed: Any, ax: Axes | None) -> Axes:
+    """The dropout rate while alive, ``mu ~ Gamma(s, beta)`` (Pareto/NBD), as the purchase rate is drawn."""
+    s_, beta = (float(v) for v in unpack(params, ("s", "beta")))
+    dist = stats.gamma(s_, scale=1 / beta)
+    low, high = dist.ppf([1e-4, 0.9999])
+    grid = np.geomspace(max(low, 1e-12), high, 400)
+    density = dist.pdf(grid) * grid * _LN10
+    unit = time_unit_of(model)
+    ax = new_axes(ax)
+    if n_draws:
+        check_level(ci)
+        draws = param_draws(model, n_draws, random_seed)
+        d_s, d_beta = (draws[c].to_numpy()[:, None] for c in ("s", "beta"))
+        lower, upper = _band(stats.gamma.pdf(grid, d_s, scale=1 / d_beta) * grid * _LN10, ci)
+        ax.fill_between(grid, lower, upper, color="C2", alpha=0.25, lw=0, label=f"{ci:.0%} band over {n_draws} parameter draws")
+    ax.plot(grid, density, color="C2", lw=2, label=f"Gamma(s={s_:.3g}, beta={beta:.3g})")
+    mean = s_ / beta
+    ax.axvline(mean, color="C3", ls="--", label=f"Mean s/beta = {mean:.3g} per {unit_name(unit, plural=False)}")
+    ax.set_xscale("log")
+    ax.set(
+        xlabel=f"Dropout rate while alive, mu (per {unit_name(unit, plural=False)}, log scale)",
+        ylabel="Density of log10(mu)",
+        title=f"Heterogeneity in dropout ({model_name(model)})",
+    )
+    ax.set_ylim(bottom=0)
+    ax.legend(loc="upper left", fontsize="small")
+    return ax
+
+
 def plot_heterogeneity(
     model: Any,
     *,
@@ -203,7 +256,7 @@ def plot_heterogeneity(
 
     Parameters
     ----------
-    model : BetaGeo
+    model : TransactionModel
         Fitted model.
     n_draws, ci, random_seed
         As in :func:`plot_purchase_rate_distribution`.
@@ -231,22 +284,25 @@ def plot_heterogeneity(
     return fig
 
 
-def spend_density(params: Any, frequency: np.ndarray, grid: np.ndarray) -> np.ndarray:
+def spend_density(model: Any, frequency: np.ndarray, grid: np.ndarray, *, params: Any = None) -> np.ndarray:
     """Model density of a customer's mean spend, mixed over the customers' frequencies.
 
-    ``f(m) = sum_x w_x f(m | x)`` where ``f(m | x)`` is the Gamma-Gamma density of the mean of x
-    transactions (Fader & Hardie 2013, eq. 3: :func:`clvmodels.models.gamma_gamma.loglik`) and
-    ``w_x`` the share of repeat customers with x transactions. Computed once per distinct x;
-    parameter draws (a DataFrame) give a ``(draws, grid)`` array.
+    ``f(m) = sum_x w_x f(m | x)`` where ``f(m | x)`` is the spend model's density of the mean of
+    x transactions, ``exp(loglik(params, x, m))`` (Gamma-Gamma: Fader & Hardie 2013, eq. 3,
+    :func:`clvmodels.models.gamma_gamma.loglik`) and ``w_x`` the share of repeat customers with
+    x transactions. Computed once per distinct x; parameter draws (a DataFrame) give a
+    ``(draws, grid)`` array.
 
     Parameters
     ----------
-    params : mapping or DataFrame
-        ``p, q, gamma``, a point estimate or draws.
+    model : estimator, class or key
+        A spend model of the registry.
     frequency : ndarray
         Frequencies of the repeat customers (> 0).
     grid : ndarray
         Mean-spend values.
+    params : mapping or DataFrame, optional
+        A point estimate or draws; by default the fitted ``model.params_``.
 
     Returns
     -------
@@ -257,18 +313,20 @@ def spend_density(params: Any, frequency: np.ndarray, grid: np.ndarray) -> np.nd
     --------
     >>> params = {"p": 6.25, "q": 3.74, "gamma": 15.44}
     >>> frequency = np.array([1, 1, 2, 5])
-    >>> spend_density(params, frequency, np.array([10.0, 35.0, 100.0])).round(4)
+    >>> spend_density("gamma-gamma", frequency, np.array([10.0, 35.0, 100.0]), params=params).round(4)
     array([0.0162, 0.0162, 0.0009])
     >>> grid = np.linspace(0.01, 3000.0, 300_000)
-    >>> round(float(spend_density(params, frequency, grid).sum() * (grid[1] - grid[0])), 4)  # a density
+    >>> round(float(spend_density("gamma-gamma", frequency, grid, params=params).sum() * (grid[1] - grid[0])), 4)  # a density
     1.0
     """
+    loglik = model_formulas(model, "spend").loglik
+    theta = point_params(model) if params is None else params
     levels, counts = np.unique(np.asarray(frequency, dtype=np.float64), return_counts=True)
     weights = counts / counts.sum()
     grid = np.asarray(grid, dtype=np.float64)
     total = 0.0
     for x, w in zip(levels, weights):
-        total = total + w * np.exp(gg.loglik(params, x, grid))
+        total = total + w * np.exp(loglik(theta, x, grid))
     return np.asarray(total)
 
 
@@ -284,7 +342,7 @@ def plot_spend_distribution(
     random_seed: int | None = 0,
     ax: Axes | None = None,
 ) -> Axes:
-    """Observed and Gamma-Gamma distribution of the mean spend per transaction of repeat customers.
+    """Observed and model distribution of the mean spend per transaction of repeat customers.
 
     The histogram is the observed mean repeat spend (``monetary_value``) of the customers with
     ``frequency > 0``, as a density; the curve is the model density of a customer's mean spend
@@ -294,8 +352,8 @@ def plot_spend_distribution(
 
     Parameters
     ----------
-    model : GammaGamma
-        Fitted on ``data``.
+    model : SpendModel
+        Any registered spend model, fitted on ``data``.
     data : DataFrame
         Per-customer ``frequency`` and ``monetary_value``.
     n_draws : int
@@ -307,7 +365,8 @@ def plot_spend_distribution(
     quantile : float
         Upper end of the axis as a quantile of the observed mean spends.
     currency : str, optional
-        Currency of the amounts, for the axis labels.
+        Currency of the amounts (``"$"``, ``"EUR"``; the config's ``[output] currency``), for the
+        axis labels; by default "currency units". The spend axis has thousands separators.
     random_seed : int, optional
         Seed of the draws.
     ax : Axes, optional
@@ -333,6 +392,7 @@ def plot_spend_distribution(
     >>> ax.get_legend().get_texts()[0].get_text()
     'Observed: 946 repeat customers (10 beyond the axis)'
     """
+    model_formulas(model, "spend")
     params = point_params(model)
     s = validate_summary(data, monetary=True)
     repeat = s.frequency > 0
@@ -350,15 +410,17 @@ def plot_spend_distribution(
     if n_draws:
         check_level(ci)
         draws = param_draws(model, n_draws, random_seed)
-        lower, upper = _band(spend_density(draws, x, grid), ci)
+        lower, upper = _band(spend_density(model, x, grid, params=draws), ci)
         ax.fill_between(grid, lower, upper, color="C1", alpha=0.3, lw=0, label=f"{ci:.0%} band over {n_draws} parameter draws")
-    ax.plot(grid, spend_density(params, x, grid), color="C1", lw=2, label=f"{model_name(model)} (p={params['p']:.3g}, q={params['q']:.3g}, gamma={params['gamma']:.3g})")
+    estimates = ", ".join(f"{name}={float(value):.3g}" for name, value in params.items())
+    ax.plot(grid, spend_density(model, x, grid), color="C1", lw=2, label=f"{model_name(model)} ({estimates})")
     ax.set(
         xlim=(0, top),
         xlabel=f"Mean spend per repeat transaction ({money})",
         ylabel=f"Density (per {money})",
         title="Spend: observed vs fitted distribution of mean spend per customer",
     )
+    thousands(ax.xaxis)
     ax.legend(loc="upper right", fontsize="small")
     return ax
 
