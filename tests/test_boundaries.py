@@ -95,3 +95,18 @@ def test_forecast_warns_and_reports_infinity_for_heavy_tailed_spend(cdnow_calibr
     no_repeat = table["frequency"] == 0
     assert np.isinf(table.loc[no_repeat, "expected_spend"]).all()
     assert (table["expected_spend"] > 0).all() and (table["clv"] >= 0).all()
+
+
+def test_the_nbd_limit_of_every_model_that_declares_it(no_dropout, transaction_model_class):
+    """Every model with declared limits recognises data without dropout as its NBD limit."""
+    if not transaction_model_class.reductions:
+        pytest.skip(f"{transaction_model_class.__name__} declares no limits")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        with pytest.warns(StatisticalWarning, match="nobody leaves"):
+            model = transaction_model_class().fit(no_dropout)
+    assert model.converged_
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        table = forecast(model, None, no_dropout, horizon=52, discount_rate=0.1, n_draws=50, random_seed=1).to_frame()
+    assert table.notna().all().all() and table["prob_alive"].min() > 0.99

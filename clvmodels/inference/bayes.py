@@ -384,8 +384,17 @@ class _LogPosterior:
         self.names = spec.names
         self.codes = encode_priors(dict(priors), spec.names)
         self._pymc_model: pm.Model | None = None
+        self._make_fn = None
         if self.codes is not None and spec.kernel is not None:
             self.fn = spec.kernel(*patterns, weights, self.codes)
+            self.kind = "compiled kernel"
+        elif self.codes is not None:
+            # no kernel of its own: the model's maximum-likelihood objective (hand-written, or
+            # derived from its loglik by PyTensor) plus the compiled log-priors; one per sampler
+            # thread, since an objective may keep scratch buffers
+            codes = self.codes
+            self._make_fn = lambda: _kernels.ObjectiveKernel(_model_class(name), patterns, weights, codes)
+            self.fn = self._make_fn()
             self.kind = "compiled kernel"
         else:
             self._pymc_model = build_pymc_model(name, patterns, weights, priors)
@@ -404,6 +413,10 @@ class _LogPosterior:
 
     def __call__(self, u: np.ndarray) -> tuple[float, np.ndarray]:
         return self.fn(u)
+
+    def new_fn(self) -> Any:
+        """A log-density function for one more sampler thread (its own scratch state)."""
+        return self._make_fn() if self._make_fn is not None else self.fn
 
     def theta_objective(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
         """The log-posterior density of theta without the Jacobian (for the mode in theta)."""
@@ -623,7 +636,7 @@ def _nuts(
     if use_nutpie:
         import nutpie
 
-        if post.codes is not None:
+        if post.kind == "compiled kernel":
             compiled = _nutpie_pyfunc(post, spec.names, lambda s: _initial_points(mode, 1, [init_entropy, s], len(spec.names))[0])
             kind = "nutpie (compiled kernel)"
         else:
@@ -651,10 +664,8 @@ def _nutpie_pyfunc(post: _LogPosterior, names: tuple[str, ...], start: Any) -> A
     """nutpie's model of a Python log-density: the compiled kernel (it releases the GIL)."""
     from nutpie.compiled_pyfunc import from_pyfunc
 
-    fn = post.fn
-
     def make_logp_fn() -> Any:
-        return fn
+        return post.new_fn()
 
     def make_expand_fn(seed1: int, seed2: int, chain: int) -> Any:
         def expand(u: np.ndarray) -> dict[str, np.ndarray]:

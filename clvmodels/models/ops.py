@@ -4,9 +4,10 @@ Each model writes its log-likelihood once, as a function of an ``ops`` namespace
 same formula evaluates with numpy/scipy for maximum likelihood and with PyTensor for the PyMC
 model (:mod:`clvmodels.inference.bayes`). A backend provides:
 
-``gammaln, log, exp, logaddexp, where, maximum``
+``gammaln, log, exp, logaddexp, where, maximum, log1p, expm1, minimum, sqrt, stop_gradient``
 
-with numpy broadcasting semantics (``where(cond, a, b)`` selects elementwise).
+with numpy broadcasting semantics (``where(cond, a, b)`` selects elementwise; ``stop_gradient(x)``
+is ``x`` with a zero derivative).
 
 ``NUMPY_OPS`` is built on import. ``PYTENSOR_OPS`` is built on first access (module
 ``__getattr__``), so that importing clvmodels never imports PyTensor.
@@ -31,6 +32,11 @@ NUMPY_OPS = SimpleNamespace(
     logaddexp=np.logaddexp,
     where=np.where,
     maximum=np.maximum,
+    log1p=np.log1p,
+    expm1=np.expm1,
+    minimum=np.minimum,
+    sqrt=np.sqrt,
+    stop_gradient=lambda x: x,
 )
 
 
@@ -41,7 +47,7 @@ def pytensor_ops() -> SimpleNamespace:
     Returns
     -------
     SimpleNamespace
-        ``gammaln, log, exp, logaddexp, where, maximum`` as PyTensor tensor operations;
+        ``gammaln, log, exp, logaddexp, where, maximum, log1p, expm1, minimum, sqrt, stop_gradient`` as PyTensor tensor operations;
         ``where`` is ``pytensor.tensor.switch``, which like ``numpy.where`` evaluates both
         branches (the log-likelihoods keep both finite, so gradients stay free of NaN).
 
@@ -51,16 +57,35 @@ def pytensor_ops() -> SimpleNamespace:
     >>> x = np.array([0.5, 2.0, 30.0])
     >>> bool(np.allclose(ops.logaddexp(x, ops.log(x)).eval(), np.logaddexp(x, np.log(x)), rtol=1e-15))
     True
+
+    The gradient of ``logaddexp`` stays finite where both terms underflow:
+
+    >>> import pytensor, pytensor.tensor as pt
+    >>> a = pt.dscalar("a")
+    >>> grad = pytensor.function([a], pytensor.grad(ops.logaddexp(a, a - 1.0), a))
+    >>> round(float(grad(-2000.0)), 12)
+    1.0
     """
     import pytensor.tensor as pt
+    from pytensor.gradient import zero_grad
+
+    def logaddexp(a: Any, b: Any) -> Any:
+        # max + log1p(exp(-|a - b|)): PyTensor's own logaddexp is stabilised when compiled but
+        # its gradient is not (NaN once both exponentials underflow, as for heavy buyers)
+        return pt.maximum(a, b) + pt.log1p(pt.exp(-pt.abs(a - b)))
 
     return SimpleNamespace(
         gammaln=pt.gammaln,
         log=pt.log,
         exp=pt.exp,
-        logaddexp=pt.logaddexp,
+        logaddexp=logaddexp,
         where=pt.switch,
         maximum=pt.maximum,
+        log1p=pt.log1p,
+        expm1=pt.expm1,
+        minimum=pt.minimum,
+        sqrt=pt.sqrt,
+        stop_gradient=zero_grad,
     )
 
 
