@@ -1,13 +1,19 @@
 """From a transaction log to the RFM summary: ``clvmodels.rfm_summary`` against
-``lifetimes.utils.summary_data_from_transaction_data``.
+``lifetimes.utils.summary_data_from_transaction_data``, and the DuckDB engine against the pandas
+path on a Parquet log (``summary-duckdb``; peak memory of each in a fresh process, see
+``bench_engines.py``).
 """
 
 from __future__ import annotations
+
+import tempfile
+from pathlib import Path
 
 import lifetimes.utils
 import numpy as np
 import pandas as pd
 
+import bench_engines
 import clvmodels
 from harness import Benchmark, Case, Check
 
@@ -84,4 +90,36 @@ def prepare_rfm_summary(quick: bool) -> Case:
     )
 
 
-BENCHMARKS = [Benchmark("rfm-summary", 4.0, prepare_rfm_summary)]
+def _check_engines(ours: pd.DataFrame, theirs: pd.DataFrame, memory: list[str]) -> Check:
+    """DuckDB against pandas: frequency equal, recency and T bit-identical, monetary value 1e-12."""
+    same_index = ours.index.equals(theirs.index)
+    exact = same_index and all(
+        np.array_equal(ours[c].to_numpy(), theirs[c].to_numpy()) for c in ("frequency", "recency", "T")
+    )
+    rel = float(np.max(np.abs(ours["monetary_value"].to_numpy() - theirs["monetary_value"].to_numpy())
+                       / np.maximum(np.abs(theirs["monetary_value"].to_numpy()), 1e-300))) if same_index else np.inf
+    ok = exact and rel <= 1e-12 and ours.attrs == theirs.attrs
+    summary = (f"frequency, recency, T {'identical' if exact else 'DIFFER'}; monetary value {rel:.1g}; "
+               f"attrs {'identical' if ours.attrs == theirs.attrs else 'DIFFER'}")
+    return Check(ok, summary, [f"{len(ours):,} customers", *memory])
+
+
+def prepare_engines(quick: bool) -> Case:
+    """DuckDB vs pandas: 2M customers / 5M rows in 24 Parquet files (200k / 500k with ``quick``)."""
+    n_customers, n_rows = (200_000, 500_000) if quick else (2_000_000, 5_000_000)
+    root = Path(tempfile.gettempdir()) / "clvmodels-bench-log"
+    folder = bench_engines.write_log(root / f"{n_customers}-{n_rows}", n_customers, n_rows)
+    memory = ["peak RSS of the whole process, each side alone in a fresh process (imports included):",
+              *(f"  {line}" for line in bench_engines.describe(bench_engines.measure(folder, ("-", "500MB"))))]
+    options = dict(amount_col="amount", observation_end="2024-12-31", time_unit="W")
+    return Case(
+        f"RFM summary from Parquet, {n_customers // 1000:,}k customers / {n_rows // 1000:,}k rows: DuckDB vs pandas",
+        ours=lambda: clvmodels.rfm_summary(str(folder), engine="duckdb", **options),
+        theirs=lambda: clvmodels.rfm_summary(pd.read_parquet(folder), engine="pandas", **options),
+        check=lambda ours, theirs: _check_engines(ours, theirs, memory),
+        repeats=2 if quick else 3,
+        reference="pandas path",
+    )
+
+
+BENCHMARKS = [Benchmark("rfm-summary", 4.0, prepare_rfm_summary), Benchmark("summary-duckdb", 2.0, prepare_engines)]

@@ -2,7 +2,9 @@
 
 Public names::
 
-    rfm_summary, calibration_holdout_split   transaction log -> per-customer summary
+    rfm_summary, calibration_holdout_split   transaction log -> per-customer summary (pandas, or
+                                             DuckDB for files too big for pandas: engine=)
+    pattern_table                            the distinct (frequency, recency, T) with a weight
     BetaGeo                                  BG/NBD model of purchasing and dropping out
     GammaGamma                               Gamma-Gamma model of spend per transaction
     forecast, Forecast                       per-customer CLV with credible and predictive intervals
@@ -25,6 +27,7 @@ from importlib.metadata import PackageNotFoundError, version
 from . import datasets
 from .compare import ModelComparison, compare_models
 from .data import calibration_holdout_split, rfm_summary
+from .engines.patterns import pattern_table
 from .exceptions import ConvergenceWarning, DataWarning, NotFittedError, StatisticalWarning
 from .forecast import Forecast, forecast
 from .inference.bayes import Prior
@@ -43,6 +46,7 @@ __all__ = [
     "GammaGamma",
     "rfm_summary",
     "calibration_holdout_split",
+    "pattern_table",
     "evaluate_holdout",
     "compare_models",
     "ModelComparison",

@@ -21,7 +21,12 @@ otherwise) merge into one transaction whose value is their sum. Durations are me
 The functions here validate their input and never modify the caller's DataFrame. Invalid rows
 raise a ``ValueError`` that names the column, the number of rows and the fix, or, with
 ``invalid="drop"``, are excluded and counted in a :class:`~clvmodels.exceptions.DataWarning`
-and in the result's ``attrs["report"]``.
+and in the result's ``attrs["report"]``, each row once (``rows_used`` plus the dropped rows is
+``rows_in``). Rows after the observation end are outside the window: left out and counted.
+
+This module is the reference. The same summaries are computed out of core by DuckDB
+(:mod:`clvmodels.engines.duckdb`, ``engine="duckdb"``, chosen by ``engine="auto"`` for files,
+Arrow tables, Polars frames and DuckDB relations), with the same validation and messages.
 """
 
 from __future__ import annotations
@@ -50,6 +55,16 @@ DuplicatePolicy = Literal["keep", "drop", "raise"]
 
 _NS_PER_DAY = 86_400 * 10**9
 
+#: Dates are kept as int64 nanoseconds (pandas' range): the whole days inside it are supported.
+DATE_MIN = pd.Timestamp("1677-09-22")
+DATE_MAX = pd.Timestamp("2262-04-10")
+_RANGE_TEXT = f"{DATE_MIN.date().isoformat()} to {DATE_MAX.date().isoformat()}"
+#: Purchases of one customer further apart than this are flagged (two-digit years, typos).
+MAX_SPAN_YEARS = 50
+#: Rows dated this many days after observation_end are flagged (a wrong year?).
+_FAR_FUTURE_DAYS = 366
+ENGINES = ("auto", "pandas", "duckdb", "spark")
+
 
 # --------------------------------------------------------------------------------------------
 # validation of a transaction log
@@ -58,15 +73,19 @@ _NS_PER_DAY = 86_400 * 10**9
 
 @dataclass
 class _Problem:
+    """One kind of fault: the rows having it (``mask``, or only their ``n`` for an engine)."""
+
     column: str
     reason: str
     fix: str
-    mask: np.ndarray
+    mask: np.ndarray | None
     example: Any = None
+    key: str = ""
+    n: int | None = None
 
     @property
     def count(self) -> int:
-        return int(self.mask.sum())
+        return int(self.mask.sum()) if self.n is None else self.n
 
     def describe(self) -> str:
         example = "" if self.example is None else f" (first: {self.example!r})"
@@ -92,8 +111,12 @@ def _closest(name: str, options: list[str]) -> str:
 def _check_columns(frame: pd.DataFrame, needed: dict[str, str], what: str) -> None:
     if not isinstance(frame, pd.DataFrame):
         raise TypeError(f"{what} must be a pandas DataFrame, got {type(frame).__name__}.")
-    existing = [str(c) for c in frame.columns]
-    missing = [col for col in needed.values() if col not in frame.columns]
+    _check_column_names(list(frame.columns), needed, what)
+
+
+def _check_column_names(columns: list[Any], needed: dict[str, str], what: str) -> None:
+    existing = [str(c) for c in columns]
+    missing = [col for col in needed.values() if col not in columns]
     if missing:
         hints = "".join(_closest(col, existing) for col in missing)
         argnames = [arg for arg, col in needed.items() if col in missing]
@@ -121,23 +144,45 @@ def _to_timestamp(value: Any, name: str) -> pd.Timestamp:
             f"{name}={value!r} is time-zone aware; pass a naive local date such as "
             f"{ts.tz_localize(None).date().isoformat()!r}."
         )
-    return ts
+    if not DATE_MIN <= ts < DATE_MAX + pd.Timedelta(days=1):
+        raise ValueError(
+            f"{name}={value!r} is outside the supported range of dates ({_RANGE_TEXT}); "
+            "check the year."
+        )
+    return ts.as_unit("ns")
 
 
 def _period_of(ts: pd.Timestamp, resolution: str) -> int:
     return int(ts.as_unit("ns").value // RESOLUTIONS[resolution])
 
 
+def _datetime_to_ns(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """int64 nanoseconds (NaT as int64 min) of datetime64 values of any unit, without wrapping.
+
+    Returns the nanoseconds and the mask of dates outside ``DATE_MIN .. DATE_MAX`` (their
+    nanoseconds are set to NaT: they are never converted, so they never wrap around).
+    """
+    values = np.asarray(values)
+    nat = np.isnat(values)
+    lo = np.datetime64(DATE_MIN.to_datetime64(), "D")
+    hi = np.datetime64(DATE_MAX.to_datetime64(), "D") + np.timedelta64(1, "D")
+    # compare at the values' own unit: a date typed with year 2300 must not wrap to 1715
+    out = ~nat & ((values < lo) | (values >= hi))
+    ns = np.full(len(values), np.iinfo(np.int64).min, dtype=np.int64)
+    ok = ~nat & ~out
+    ns[ok] = values[ok].astype("datetime64[ns]").view(np.int64)
+    return ns, out
+
+
 def _parse_dates(col: pd.Series, name: str, date_format: str | None) -> tuple[np.ndarray, list[_Problem]]:
-    """Return int64 nanoseconds (NaT as int64 min) and the problems found."""
+    """Return int64 nanoseconds (NaT as int64 min) and the problems found.
+
+    The problems' keys: ``"unparseable"``, ``"out_of_range"``, ``"missing"``.
+    """
     problems: list[_Problem] = []
     dtype = col.dtype
     if isinstance(dtype, pd.DatetimeTZDtype):
-        raise ValueError(
-            f"column {name!r} is time-zone aware ({dtype.tz}); days must begin at the business's "
-            f"own midnight, so convert it to naive local time first, for example "
-            f"df[{name!r}].dt.tz_convert('Europe/Paris').dt.tz_localize(None)."
-        )
+        raise ValueError(_tz_message(name, dtype.tz))
     missing = col.isna().to_numpy()
     if pd.api.types.is_datetime64_dtype(dtype):
         parsed = col
@@ -146,7 +191,7 @@ def _parse_dates(col: pd.Series, name: str, date_format: str | None) -> tuple[np
             if date_format is None:
                 raise ValueError(
                     f"column {name!r} holds numbers, not dates; if they are dates written as "
-                    f"numbers pass date_format (for example date_format='%Y%m%d'), otherwise "
+                    f"numbers pass date_format= (for example date_format='%Y%m%d'), otherwise "
                     f"convert the column with pd.to_datetime."
                 )
             whole = col.dropna()
@@ -182,15 +227,42 @@ def _parse_dates(col: pd.Series, name: str, date_format: str | None) -> tuple[np
                     "or correct those values",
                     bad,
                     first,
+                    key="unparseable",
                 )
             )
+    ns, out = _datetime_to_ns(parsed.to_numpy())
+    if out.any():
+        problems.append(_out_of_range_problem(name, out, str(col[out].iloc[0])))
     if missing.any():
-        problems.append(_Problem(name, "have a missing date", "fill or remove those rows", missing))
-    ns = parsed.to_numpy(dtype="datetime64[ns]").view(np.int64)
+        problems.append(_Problem(name, "have a missing date", "fill or remove those rows", missing, key="missing"))
     return ns, problems
 
 
+def _tz_message(name: str, tz: Any) -> str:
+    return (
+        f"column {name!r} is time-zone aware ({tz}); days must begin at the business's "
+        f"own midnight, so convert it to naive local time first, for example "
+        f"df[{name!r}].dt.tz_convert('Europe/Paris').dt.tz_localize(None)."
+    )
+
+
+def _out_of_range_problem(name: str, mask: np.ndarray | None, example: Any, n: int | None = None) -> _Problem:
+    return _Problem(
+        name,
+        f"have a date outside the supported range ({_RANGE_TEXT})",
+        "correct the year (a typo?) or remove those rows",
+        mask,
+        example,
+        key="out_of_range",
+        n=n,
+    )
+
+
 def _parse_amounts(col: pd.Series, name: str) -> tuple[np.ndarray, list[_Problem]]:
+    """Return float64 amounts and the problems found.
+
+    The problems' keys: ``"non_numeric"``, ``"missing"``, ``"infinite"``, ``"negative"``.
+    """
     problems: list[_Problem] = []
     missing = col.isna().to_numpy()
     if pd.api.types.is_bool_dtype(col.dtype):
@@ -201,34 +273,153 @@ def _parse_amounts(col: pd.Series, name: str) -> tuple[np.ndarray, list[_Problem
         values = pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
         bad = np.isnan(values) & ~missing
         if bad.any():
-            problems.append(
-                _Problem(
-                    name,
-                    "have a non-numeric amount",
-                    "clean the column (for example remove currency symbols and thousands "
-                    "separators) so that pd.to_numeric reads it",
-                    bad,
-                    col[bad].iloc[0],
-                )
-            )
+            problems.append(_non_numeric_problem(name, bad, col[bad].iloc[0]))
     if missing.any():
-        problems.append(_Problem(name, "have a missing amount", "fill or remove those rows", missing))
+        problems.append(_Problem(name, "have a missing amount", "fill or remove those rows", missing, key="missing"))
     with np.errstate(invalid="ignore"):
         infinite = np.isinf(values)
         negative = (values < 0) & ~infinite
     if infinite.any():
-        problems.append(_Problem(name, "have an infinite amount", "correct or remove those rows", infinite))
+        problems.append(_Problem(name, "have an infinite amount", "correct or remove those rows", infinite, key="infinite"))
     if negative.any():
-        problems.append(
-            _Problem(
-                name,
-                "have a negative amount (returns or refunds)",
-                "net returns against the purchases they refund, or remove those rows",
-                negative,
-                float(values[negative][0]),
-            )
-        )
+        problems.append(_negative_problem(name, negative, float(values[negative][0])))
     return values, problems
+
+
+def _non_numeric_problem(name: str, mask: np.ndarray | None, example: Any, n: int | None = None) -> _Problem:
+    return _Problem(
+        name,
+        "have a non-numeric amount",
+        "clean the column (for example remove currency symbols and thousands "
+        "separators) so that pd.to_numeric reads it",
+        mask,
+        example,
+        key="non_numeric",
+        n=n,
+    )
+
+
+def _negative_problem(name: str, mask: np.ndarray | None, example: Any, n: int | None = None) -> _Problem:
+    return _Problem(
+        name,
+        "have a negative amount (returns or refunds)",
+        "net returns against the purchases they refund, or remove those rows",
+        mask,
+        example,
+        key="negative",
+        n=n,
+    )
+
+
+def _duplicate_problem(cols: list[str], mask: np.ndarray | None, n: int | None = None) -> _Problem:
+    return _Problem(
+        cols[0],
+        f"duplicate an earlier row in ({', '.join(cols)})",
+        "remove them, or pass duplicates='keep' if they are genuine repeat purchases",
+        mask,
+        key="duplicate",
+        n=n,
+    )
+
+
+def _check_policies(invalid: Any, duplicates: Any) -> None:
+    if invalid not in ("raise", "drop"):
+        raise ValueError(f"invalid={invalid!r}; use 'raise' or 'drop'.")
+    if duplicates not in ("keep", "drop", "raise"):
+        raise ValueError(f"duplicates={duplicates!r}; use 'keep', 'drop' or 'raise'.")
+
+
+def _raise_invalid(problems: list[_Problem], n_rows: int) -> None:
+    lines = "\n  - ".join(p.describe() for p in problems)
+    raise ValueError(
+        f"Invalid transactions ({n_rows:,} rows):\n  - {lines}.\n"
+        "Pass invalid='drop' to exclude such rows with a warning."
+    )
+
+
+def _late_reason(end_period: int, resolution: str) -> str:
+    end = pd.Timestamp(end_period * RESOLUTIONS[resolution], unit="ns")
+    text = end.date().isoformat() if resolution == "D" else end.isoformat()
+    return f"dated after observation_end ({text}): outside the window"
+
+
+def _exclusion_report(
+    *,
+    n_rows: int,
+    problems: list[_Problem],
+    first_fault: dict[str, int],
+    n_invalid: int,
+    n_late: int,
+    n_far: int,
+    latest: Any,
+    end_period: int | None,
+    resolution: str,
+    stacklevel: int,
+) -> dict[str, Any]:
+    """The report of excluded rows, and the warnings, shared by every engine.
+
+    ``first_fault`` counts each invalid row once, under its first fault in the order of
+    ``problems``; ``n_invalid`` is its sum, ``n_late`` the valid rows after the observation end.
+    """
+    dropped = {reason: n for reason, n in first_fault.items() if n}
+    faults: dict[str, int] = {}
+    for p in problems:
+        faults[p.reason] = faults.get(p.reason, 0) + p.count
+    if n_late:
+        dropped[_late_reason(end_period, resolution)] = n_late
+    used = n_rows - n_invalid - n_late
+    report: dict[str, Any] = {
+        "rows_in": n_rows,
+        "rows_used": used,
+        "rows_dropped": n_invalid + n_late,
+        "rows_invalid": n_invalid,
+        "rows_after_observation_end": n_late,
+        "dropped": dropped,
+        "faults": faults,
+    }
+    if used == 0:
+        if problems:
+            raise ValueError(
+                "Every row of transactions is invalid"
+                + (f" or dated after observation_end ({n_late:,} rows)" if n_late else "")
+                + ":\n  - " + "\n  - ".join(p.describe() for p in problems) + "."
+            )
+        raise ValueError(
+            f"Every row of transactions ({n_rows:,}) is dated after observation_end "
+            f"({_late_reason(end_period, resolution).split('(')[1].split(')')[0]}); "
+            "move observation_end later."
+        )
+    if problems:
+        overlap = sum(p.count for p in problems) - n_invalid
+        late = f", {n_late:,} dated after observation_end are outside the window" if n_late else ""
+        warnings.warn(
+            f"Excluded {n_invalid:,} of {n_rows:,} transaction rows: "
+            + "; ".join(f"{p.count:,} in column {p.column!r} {p.reason}" for p in problems)
+            + (f" ({overlap:,} rows have more than one fault and are counted once)" if overlap else "")
+            + f". {used:,} rows used{late}. The counts are in result.attrs['report'].",
+            DataWarning,
+            stacklevel=stacklevel,
+        )
+    if n_far:
+        warnings.warn(
+            f"{n_far:,} rows are dated more than a year after observation_end "
+            f"({_late_reason(end_period, resolution).split('(')[1].split(')')[0]}), the latest "
+            f"{latest}; they are outside the window and left out, but check their dates "
+            "(a wrong year?).",
+            DataWarning,
+            stacklevel=stacklevel,
+        )
+    return report
+
+
+def _first_fault_counts(problems: list[_Problem], n_rows: int) -> tuple[dict[str, int], np.ndarray]:
+    """Count each row once, under its first fault; return the counts and the mask of bad rows."""
+    bad = np.zeros(n_rows, dtype=bool)
+    counts: dict[str, int] = {}
+    for p in problems:
+        counts[p.reason] = counts.get(p.reason, 0) + int((p.mask & ~bad).sum())
+        bad |= p.mask
+    return counts, bad
 
 
 def _validate_transactions(
@@ -244,11 +435,13 @@ def _validate_transactions(
     invalid: InvalidPolicy,
     duplicates: DuplicatePolicy,
 ) -> tuple[_Transactions, int]:
-    """Validate a transaction log; return its arrays and the period of the observation end."""
-    if invalid not in ("raise", "drop"):
-        raise ValueError(f"invalid={invalid!r}; use 'raise' or 'drop'.")
-    if duplicates not in ("keep", "drop", "raise"):
-        raise ValueError(f"duplicates={duplicates!r}; use 'keep', 'drop' or 'raise'.")
+    """Validate a transaction log; return its arrays and the period of the observation end.
+
+    Rows dated after ``observation_end`` are outside the window: left out and counted, not
+    invalid. Every excluded row is counted once (``report["dropped"]``, by its first fault) and
+    each fault separately (``report["faults"]``), so that used + dropped = read.
+    """
+    _check_policies(invalid, duplicates)
     normalize_unit(time_unit)
     resolution = normalize_resolution(resolution, time_unit)
     needed = {"customer_col": customer_col, "date_col": date_col}
@@ -258,12 +451,15 @@ def _validate_transactions(
     n_rows = len(transactions)
     if n_rows == 0:
         raise ValueError("transactions is empty (0 rows); there is nothing to summarise.")
+    end_period: int | None = None  # without observation_end: the last purchase kept (below)
+    if observation_end is not None:
+        end_period = _period_of(_to_timestamp(observation_end, "observation_end"), resolution)
 
     ids = transactions[customer_col]
     problems: list[_Problem] = []
     missing_id = ids.isna().to_numpy()
     if missing_id.any():
-        problems.append(_Problem(customer_col, "have a missing customer id", "fill or remove those rows", missing_id))
+        problems.append(_Problem(customer_col, "have a missing customer id", "fill or remove those rows", missing_id, key="missing_id"))
     ns, date_problems = _parse_dates(transactions[date_col], date_col, date_format)
     problems += date_problems
     amount = None
@@ -274,76 +470,45 @@ def _validate_transactions(
     res_ns = RESOLUTIONS[resolution]
     nat = ns == np.iinfo(np.int64).min
     period = np.floor_divide(ns, res_ns)
-    end_period: int | None = None  # without observation_end: the last purchase kept (below)
-    if observation_end is None:
-        if nat.all():
-            raise ValueError(f"column {date_col!r} has no valid date.")
-    else:
-        end_ts = _to_timestamp(observation_end, "observation_end")
-        end_period = _period_of(end_ts, resolution)
-        late = (period > end_period) & ~nat
-        if late.any():
-            problems.append(
-                _Problem(
-                    date_col,
-                    f"are dated after observation_end ({end_ts.date().isoformat()})",
-                    "move observation_end later, or use calibration_holdout_split to keep "
-                    "them as a holdout period",
-                    late,
-                    str(pd.Timestamp(ns[late][0])),
-                )
-            )
-
+    if observation_end is None and nat.all():
+        raise ValueError(f"column {date_col!r} has no valid date.")
     if problems and invalid == "raise":
-        lines = "\n  - ".join(p.describe() for p in problems)
-        raise ValueError(
-            f"Invalid transactions ({n_rows:,} rows):\n  - {lines}.\n"
-            "Pass invalid='drop' to exclude such rows with a warning."
-        )
+        _raise_invalid(problems, n_rows)
     if duplicates != "keep":
         cols = [customer_col, date_col] + ([amount_col] if amount_col is not None else [])
         dup = transactions.duplicated(subset=cols, keep="first").to_numpy()
         if dup.any():
-            problems.append(
-                _Problem(
-                    customer_col,
-                    f"duplicate an earlier row in ({', '.join(cols)})",
-                    "remove them, or pass duplicates='keep' if they are genuine repeat purchases",
-                    dup,
-                )
-            )
+            problems.append(_duplicate_problem(cols, dup))
             if duplicates == "raise":
                 raise ValueError("Invalid transactions: " + problems[-1].describe() + ".")
 
-    report: dict[str, Any] = {"rows_in": n_rows, "dropped": {}}
-    if problems:
-        bad = np.zeros(n_rows, dtype=bool)
-        for p in problems:
-            bad |= p.mask
-            report["dropped"][p.reason] = report["dropped"].get(p.reason, 0) + p.count
-        keep = ~bad
-        if not keep.any():
-            raise ValueError(
-                "Every row of transactions is invalid:\n  - "
-                + "\n  - ".join(p.describe() for p in problems)
-                + "."
-            )
-        warnings.warn(
-            f"Excluded {int(bad.sum()):,} of {n_rows:,} transaction rows: "
-            + "; ".join(f"{p.count:,} in column {p.column!r} {p.reason}" for p in problems)
-            + ". The counts are in result.attrs['report'].",
-            DataWarning,
-            stacklevel=3,
-        )
+    first_fault, bad = _first_fault_counts(problems, n_rows)
+    late = np.zeros(n_rows, dtype=bool)
+    n_far, latest = 0, None
+    if end_period is not None:
+        late = (period > end_period) & ~bad
+        far = late & (period - end_period > _FAR_FUTURE_DAYS * _NS_PER_DAY // res_ns)
+        n_far = int(far.sum())
+        if n_far:
+            latest = str(pd.Timestamp(int(ns[far].max()), unit="ns"))
+    elif bad.all():
+        _exclusion_report(n_rows=n_rows, problems=problems, first_fault=first_fault, n_invalid=n_rows,
+                          n_late=0, n_far=0, latest=None, end_period=None, resolution=resolution, stacklevel=4)
+    keep = ~bad & ~late
+    if end_period is None:
+        end_period = int(period[keep].max())
+    report = _exclusion_report(
+        n_rows=n_rows, problems=problems, first_fault=first_fault, n_invalid=int(bad.sum()),
+        n_late=int(late.sum()), n_far=n_far, latest=latest, end_period=end_period,
+        resolution=resolution, stacklevel=4,
+    )
+    if not keep.all():
         ids = ids[keep]
         period = period[keep]
         if amount is not None:
             amount = amount[keep]
-    report["rows_used"] = int(len(period))
     if amount is not None:
         report["zero_amount_rows"] = int(np.sum(amount == 0))
-    if end_period is None:
-        end_period = int(period.max())
     return _Transactions(pd.Index(ids), period, amount, resolution, report), end_period
 
 
@@ -398,11 +563,12 @@ def _per_customer(
     last[present] = uper[cstart[present] + count[present] - 1]
     out.update(count=count, first=first, last=last)
     if amount is not None:
-        value = np.add.reduceat(amount[order], starts)
-        first_value = np.zeros(n_customers)
-        first_value[present] = value[cstart[present]]
-        value[cstart[present]] = 0.0
-        repeat_value = np.bincount(cust, weights=value, minlength=n_customers)
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow is refused by the caller
+            value = np.add.reduceat(amount[order], starts)
+            first_value = np.zeros(n_customers)
+            first_value[present] = value[cstart[present]]
+            value[cstart[present]] = 0.0
+            repeat_value = np.bincount(cust, weights=value, minlength=n_customers)
         out.update(first_value=first_value, repeat_value=repeat_value)
     return out
 
@@ -411,13 +577,59 @@ def _mean_or_zero(total: np.ndarray, n: np.ndarray) -> np.ndarray:
     return np.divide(total, n, out=np.zeros_like(total, dtype=np.float64), where=n > 0)
 
 
+def _shown_id(value: Any) -> Any:
+    """A customer id as the user wrote it (``3``, not ``np.int64(3)``)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _check_finite_values(
+    customers: pd.Index, per: dict[str, np.ndarray], amount_col: str | None, what: str = ""
+) -> None:
+    """Refuse per-customer totals that overflowed (two amounts of 1e308 on one day)."""
+    if "repeat_value" not in per:
+        return
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = per["first_value"] + per["repeat_value"] if what else per["repeat_value"]
+    bad = ~np.isfinite(per["first_value"]) | ~np.isfinite(total)
+    if bad.any():
+        raise ValueError(
+            f"column {amount_col!r}: the amounts of {int(bad.sum()):,} customers add up to more than "
+            f"the largest floating-point number{what} (first: customer {_shown_id(customers[np.argmax(bad)])!r}); "
+            "amounts this large are not money: check the column's unit and parsing, or remove those rows."
+        )
+
+
+def _check_spans(customers: pd.Index, per: dict[str, np.ndarray], resolution: str, stacklevel: int) -> None:
+    """Flag customers whose purchases lie implausibly far apart (two-digit years, typos)."""
+    res_ns = RESOLUTIONS[resolution]
+    limit = int(MAX_SPAN_YEARS * 365.25 * _NS_PER_DAY) // res_ns
+    long = (per["count"] > 0) & (per["last"] - per["first"] > limit)
+    if long.any():
+        i = int(np.argmax(long))
+        first, last = (pd.Timestamp(int(per[k][i]) * res_ns, unit="ns").date().isoformat() for k in ("first", "last"))
+        warnings.warn(
+            f"{int(long.sum()):,} customers have purchases more than {MAX_SPAN_YEARS} years apart (first: "
+            f"customer {_shown_id(customers[i])!r}, from {first} to {last}); check the dates: two-digit years are "
+            "read as 1969-2068 ('12/30/68' becomes 2068, '01/05/69' 1969), so pass date_format= with "
+            "a four-digit year ('%Y') or correct those dates.",
+            DataWarning,
+            stacklevel=stacklevel,
+        )
+
+
 def _summary_frame(
     customers: pd.Index,
     per: dict[str, np.ndarray],
     end_period: int,
     divisor: float,
     index_name: str,
+    *,
+    resolution: str = "D",
+    amount_col: str | None = None,
+    stacklevel: int = 4,
 ) -> pd.DataFrame:
+    _check_finite_values(customers, per, amount_col)
+    _check_spans(customers, per, resolution, stacklevel)
     frequency = per["count"] - 1
     columns: dict[str, np.ndarray] = {
         "frequency": frequency,
@@ -433,7 +645,7 @@ def _summary_frame(
                 "repeat transactions are worth 0); Gamma-Gamma cannot use them: drop them "
                 "before fitting spend.",
                 DataWarning,
-                stacklevel=3,
+                stacklevel=stacklevel,
             )
     frame = pd.DataFrame(columns, index=customers)
     frame.index.name = index_name
@@ -450,8 +662,85 @@ def _attrs(time_unit: str, resolution: str, end_period: int, report: dict[str, A
     }
 
 
+def _divisor(time_unit: str, resolution: str) -> float:
+    return unit_days(time_unit) * _NS_PER_DAY / RESOLUTIONS[resolution]
+
+
+def _rfm_frame(
+    customers: pd.Index, per: dict[str, np.ndarray], end_period: int, *, time_unit: str, resolution: str,
+    report: dict[str, Any], customer_col: str, amount_col: str | None, stacklevel: int = 5,
+) -> pd.DataFrame:
+    """The :func:`rfm_summary` result from per-customer integer periods (shared by the engines)."""
+    frame = _summary_frame(customers, per, end_period, _divisor(time_unit, resolution), customer_col,
+                           resolution=resolution, amount_col=amount_col, stacklevel=stacklevel)
+    report["customers"] = len(frame)
+    frame.attrs = _attrs(time_unit, resolution, end_period, report)
+    return frame
+
+
+def _check_split_periods(cal_period: int, end_period: int, cal_ts: pd.Timestamp, end_ts: pd.Timestamp | None) -> None:
+    if cal_period >= end_period:
+        end_text = end_ts.isoformat() if end_ts is not None else "the last purchase"
+        raise ValueError(
+            f"calibration_end ({cal_ts.isoformat()}) must be before observation_end "
+            f"({end_text}); nothing would be left for the holdout."
+        )
+
+
+def _no_calibration_purchase(cal_ts: pd.Timestamp) -> ValueError:
+    return ValueError(
+        f"no purchase is dated on or before calibration_end ({cal_ts.isoformat()}); move "
+        "calibration_end= later."
+    )
+
+
+def _split_frame(
+    customers: pd.Index, per: dict[str, np.ndarray], hold: dict[str, np.ndarray], cal_period: int,
+    end_period: int, *, time_unit: str, resolution: str, report: dict[str, Any], customer_col: str,
+    amount_col: str | None, first_seen_in_holdout: int, stacklevel: int = 5,
+) -> pd.DataFrame:
+    """The :func:`calibration_holdout_split` result (shared by the engines)."""
+    divisor = _divisor(time_unit, resolution)
+    _check_finite_values(customers, hold, amount_col, what=" in the holdout period")
+    frame = _summary_frame(customers, per, cal_period, divisor, customer_col,
+                           resolution=resolution, amount_col=amount_col, stacklevel=stacklevel)
+    frame["frequency_holdout"] = hold["count"]
+    if "repeat_value" in hold:
+        frame["monetary_value_holdout"] = _mean_or_zero(hold["repeat_value"] + hold["first_value"], hold["count"])
+    frame["duration_holdout"] = (end_period - cal_period) / divisor
+    report["customers"] = len(frame)
+    report["customers_first_seen_in_holdout"] = int(first_seen_in_holdout)
+    frame.attrs = _attrs(time_unit, resolution, cal_period, report)
+    frame.attrs["calibration_end"] = frame.attrs.pop("observation_end")
+    frame.attrs["observation_end"] = pd.Timestamp(end_period * RESOLUTIONS[resolution], unit="ns").isoformat()
+    return frame
+
+
+def _choose_engine(transactions: Any, engine: str) -> str:
+    """``"pandas"`` or ``"duckdb"`` for ``transactions`` (see :func:`rfm_summary`, ``engine``)."""
+    if engine not in ENGINES:
+        raise ValueError(f"engine={engine!r}; use one of {', '.join(repr(e) for e in ENGINES)}.")
+    if engine == "spark" or type(transactions).__module__.startswith("pyspark"):
+        raise ValueError(
+            "engine='spark' is not supported yet (Spark DataFrames included); use engine='duckdb' on "
+            "the Parquet or CSV files (a path, directory or glob), or collect the Spark DataFrame to "
+            "pandas first."
+        )
+    if engine == "pandas":
+        if not isinstance(transactions, pd.DataFrame):
+            raise TypeError(
+                f"transactions must be a pandas DataFrame with engine='pandas', got "
+                f"{type(transactions).__name__}; pass engine='auto' or 'duckdb' to read files, "
+                "Arrow tables, Polars frames or DuckDB relations."
+            )
+        return "pandas"
+    if engine == "duckdb" or not isinstance(transactions, pd.DataFrame):
+        return "duckdb"
+    return "pandas"
+
+
 def rfm_summary(
-    transactions: pd.DataFrame,
+    transactions: Any,
     *,
     customer_col: str = "customer_id",
     date_col: str = "date",
@@ -462,13 +751,18 @@ def rfm_summary(
     date_format: str | None = None,
     invalid: InvalidPolicy = "raise",
     duplicates: DuplicatePolicy = "keep",
+    engine: str = "auto",
+    memory_limit: int | str | None = None,
+    temp_directory: str | None = None,
 ) -> pd.DataFrame:
     """Summarise a transaction log into frequency, recency, T (and monetary value) per customer.
 
     Parameters
     ----------
-    transactions : DataFrame
-        One row per purchase. It is read, never modified.
+    transactions : DataFrame, path, DuckDB relation, Arrow table or Polars frame
+        One row per purchase. It is read, never modified. A path may name a Parquet or CSV
+        file, a directory of them or a glob (``"exports/*.parquet"``); those and the other
+        non-pandas inputs are summarised by DuckDB (see ``engine``).
     customer_col, date_col : str
         Columns holding the customer id and the purchase time (datetime64, or strings that
         ``pd.to_datetime`` reads with ``date_format``). Time-zone aware dates are refused: convert
@@ -477,7 +771,9 @@ def rfm_summary(
         Column of purchase values. When given, ``monetary_value`` is returned.
     observation_end : date-like, optional
         Last instant observed; the whole period (day or hour) containing it is included. Defaults
-        to the last purchase in the data. Rows after it are invalid (see ``invalid``).
+        to the last purchase in the data. Rows after it are outside the window: they are left
+        out and counted (``attrs["report"]["rows_after_observation_end"]``); rows more than a
+        year after it also raise a :class:`~clvmodels.exceptions.DataWarning` (a wrong year?).
     time_unit : {"h", "D", "W", "M", "Y"}
         Unit of ``recency`` and ``T`` (see :mod:`clvmodels.units`; a month is 30.4375 days).
     resolution : {"D", "h"}, optional
@@ -486,17 +782,29 @@ def rfm_summary(
     date_format : str, optional
         Passed to ``pd.to_datetime`` (``format=``) when the dates are strings or numbers.
     invalid : {"raise", "drop"}
-        What to do with invalid rows (missing ids or dates, unparseable dates, non-numeric,
-        infinite or negative amounts (returns), dates after ``observation_end``): raise a
+        What to do with invalid rows (missing ids or dates, unparseable dates, dates outside
+        1677-09-22 to 2262-04-10, non-numeric, infinite or negative amounts (returns)): raise a
         ``ValueError`` that counts them, or exclude them with a
-        :class:`~clvmodels.exceptions.DataWarning`. Zero amounts are valid purchases (free
-        items: the CDNOW sample has 8 first purchases worth $0); they are counted in
-        ``attrs["report"]["zero_amount_rows"]``.
+        :class:`~clvmodels.exceptions.DataWarning`. A row with several faults is excluded and
+        counted once (``attrs["report"]["dropped"]``, under its first fault; each fault is
+        counted in ``["faults"]``), so that ``rows_used`` plus the dropped rows is ``rows_in``.
+        Zero amounts are valid purchases (free items: the CDNOW sample has 8 first purchases
+        worth $0); they are counted in ``attrs["report"]["zero_amount_rows"]``.
     duplicates : {"keep", "drop", "raise"}
         Rows identical in customer, date and amount. ``"keep"`` counts them as separate purchases
         (within one period their values add up, as in the CDNOW data); ``"drop"`` excludes them
         with a :class:`~clvmodels.exceptions.DataWarning` (whatever ``invalid`` is);
         ``"raise"`` refuses them.
+    engine : {"auto", "pandas", "duckdb", "spark"}
+        ``"pandas"`` (the reference) for a DataFrame; ``"duckdb"`` reads the data in DuckDB, with
+        the same validation, messages and results (``frequency``, ``recency`` and ``T``
+        identical, ``monetary_value`` to rounding) and returns pandas. ``"auto"``: pandas for a
+        DataFrame, DuckDB for anything else. ``"spark"`` is not supported yet.
+    memory_limit : int or str, optional
+        DuckDB only: its memory limit (bytes, or a string such as ``"2GB"``); by default 40% of
+        the machine's memory. Beyond it DuckDB spills to ``temp_directory``.
+    temp_directory : str, optional
+        DuckDB only: where it spills (by default a temporary directory, removed afterwards).
 
     Returns
     -------
@@ -524,29 +832,24 @@ def rfm_summary(
     1                    1      2.0  4.0            20.0
     2                    0      0.0  3.0             0.0
     """
-    tx, end_period = _validate_transactions(
-        transactions,
-        customer_col=customer_col,
-        date_col=date_col,
-        amount_col=amount_col,
-        date_format=date_format,
-        observation_end=observation_end,
-        time_unit=time_unit,
-        resolution=resolution,
-        invalid=invalid,
-        duplicates=duplicates,
+    options = dict(
+        customer_col=customer_col, date_col=date_col, amount_col=amount_col, date_format=date_format,
+        observation_end=observation_end, time_unit=time_unit, resolution=resolution,
+        invalid=invalid, duplicates=duplicates,
     )
+    if _choose_engine(transactions, engine) == "duckdb":
+        from .engines.duckdb import summarize
+
+        return summarize(transactions, **options, memory_limit=memory_limit, temp_directory=temp_directory)
+    tx, end_period = _validate_transactions(transactions, **options)
     codes, customers = _factorize_customers(tx.ids)
     per = _per_customer(codes, tx.period, tx.amount, len(customers))
-    divisor = unit_days(time_unit) * _NS_PER_DAY / RESOLUTIONS[tx.resolution]
-    frame = _summary_frame(customers, per, end_period, divisor, customer_col)
-    tx.report["customers"] = len(frame)
-    frame.attrs = _attrs(time_unit, tx.resolution, end_period, tx.report)
-    return frame
+    return _rfm_frame(customers, per, end_period, time_unit=time_unit, resolution=tx.resolution,
+                      report=tx.report, customer_col=customer_col, amount_col=amount_col)
 
 
 def calibration_holdout_split(
-    transactions: pd.DataFrame,
+    transactions: Any,
     *,
     calibration_end: Any,
     observation_end: Any = None,
@@ -558,6 +861,9 @@ def calibration_holdout_split(
     date_format: str | None = None,
     invalid: InvalidPolicy = "raise",
     duplicates: DuplicatePolicy = "keep",
+    engine: str = "auto",
+    memory_limit: int | str | None = None,
+    temp_directory: str | None = None,
 ) -> pd.DataFrame:
     """Summarise a calibration period and count what each customer did in the holdout after it.
 
@@ -575,6 +881,8 @@ def calibration_holdout_split(
         End of the holdout period; defaults to the last purchase in the data. Must be after
         ``calibration_end``.
     customer_col, date_col, amount_col, time_unit, resolution, date_format, invalid, duplicates
+        As in :func:`rfm_summary`.
+    engine, memory_limit, temp_directory
         As in :func:`rfm_summary`.
 
     Returns
@@ -595,60 +903,37 @@ def calibration_holdout_split(
     >>> round(float(split["duration_holdout"].iloc[0]), 2)
     39.0
     """
-    if observation_end is not None:
-        end_ts = _to_timestamp(observation_end, "observation_end")
+    end_ts = None if observation_end is None else _to_timestamp(observation_end, "observation_end")
     cal_ts = _to_timestamp(calibration_end, "calibration_end")
-    tx, end_period = _validate_transactions(
-        transactions,
-        customer_col=customer_col,
-        date_col=date_col,
-        amount_col=amount_col,
-        date_format=date_format,
-        observation_end=observation_end,
-        time_unit=time_unit,
-        resolution=resolution,
-        invalid=invalid,
-        duplicates=duplicates,
+    options = dict(
+        customer_col=customer_col, date_col=date_col, amount_col=amount_col, date_format=date_format,
+        observation_end=observation_end, time_unit=time_unit, resolution=resolution,
+        invalid=invalid, duplicates=duplicates,
     )
+    if _choose_engine(transactions, engine) == "duckdb":
+        from .engines.duckdb import split
+
+        return split(transactions, calibration_end=cal_ts, **options, memory_limit=memory_limit,
+                     temp_directory=temp_directory)
+    tx, end_period = _validate_transactions(transactions, **options)
     cal_period = _period_of(cal_ts, tx.resolution)
-    if cal_period >= end_period:
-        end_text = end_ts.isoformat() if observation_end is not None else "the last purchase"
-        raise ValueError(
-            f"calibration_end ({cal_ts.isoformat()}) must be before observation_end "
-            f"({end_text}); nothing would be left for the holdout."
-        )
+    _check_split_periods(cal_period, end_period, cal_ts, end_ts)
     in_cal = tx.period <= cal_period
     if not in_cal.any():
-        raise ValueError(
-            f"no purchase is dated on or before calibration_end ({cal_ts.isoformat()}); move it later."
-        )
+        raise _no_calibration_purchase(cal_ts)
     codes, customers = _factorize_customers(tx.ids[in_cal])
     n = len(customers)
     cal_amount = None if tx.amount is None else tx.amount[in_cal]
     per = _per_customer(codes, tx.period[in_cal], cal_amount, n)
-    divisor = unit_days(time_unit) * _NS_PER_DAY / RESOLUTIONS[tx.resolution]
-    frame = _summary_frame(customers, per, cal_period, divisor, customer_col)
-
     hold_codes = customers.get_indexer(tx.ids[~in_cal]).astype(np.int64)
     known = hold_codes >= 0
     hold_amount = None if tx.amount is None else tx.amount[~in_cal][known]
     hold = _per_customer(hold_codes[known], tx.period[~in_cal][known], hold_amount, n)
-    frame["frequency_holdout"] = hold["count"]
-    if hold_amount is not None:
-        frame["monetary_value_holdout"] = _mean_or_zero(
-            hold["repeat_value"] + hold["first_value"], hold["count"]
-        )
-    frame["duration_holdout"] = (end_period - cal_period) / divisor
-    tx.report["customers"] = n
-    tx.report["customers_first_seen_in_holdout"] = int(
-        pd.Index(tx.ids[~in_cal][~known]).nunique()
+    return _split_frame(
+        customers, per, hold, cal_period, end_period, time_unit=time_unit, resolution=tx.resolution,
+        report=tx.report, customer_col=customer_col, amount_col=amount_col,
+        first_seen_in_holdout=pd.Index(tx.ids[~in_cal][~known]).nunique(),
     )
-    frame.attrs = _attrs(time_unit, tx.resolution, cal_period, tx.report)
-    frame.attrs["calibration_end"] = frame.attrs.pop("observation_end")
-    frame.attrs["observation_end"] = pd.Timestamp(
-        end_period * RESOLUTIONS[tx.resolution], unit="ns"
-    ).isoformat()
-    return frame
 
 
 # --------------------------------------------------------------------------------------------

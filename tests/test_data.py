@@ -129,25 +129,21 @@ def test_cdnow_calibration_split_reproduces_published_summary(cdnow, published):
     assert s.attrs["time_unit"] == "W"
 
 
-def test_cdnow_rfm_summary_with_later_rows_dropped(cdnow, published):
+def test_cdnow_rfm_summary_with_later_rows_outside_the_window(cdnow, published):
+    # a summary as of a date on a log that runs past it is the normal case: the later rows are
+    # outside the window, left out and counted, without a warning and whatever `invalid` is
     n_late = int((cdnow["date"] > pd.Timestamp("1997-09-30")).sum())
     assert n_late > 0
-    with pytest.warns(DataWarning, match=f"Excluded {n_late:,} of {len(cdnow):,} transaction rows"):
-        s = summary(
-            cdnow,
-            observation_end="1997-09-30",
-            time_unit="W",
-            amount_col="amount",
-            invalid="drop",
-        )
-    _assert_matches_published(s, published)
-    report = s.attrs["report"]
-    assert report["dropped"] == {"are dated after observation_end (1997-09-30)": n_late}
-    assert report["rows_used"] == len(cdnow) - n_late
-    assert s.attrs["observation_end"] == "1997-09-30T00:00:00"
-    # without invalid='drop' the same call refuses the later rows and counts them
-    with pytest.raises(ValueError, match=bad_rows("date", n_late, "are dated after observation_end")):
-        summary(cdnow, observation_end="1997-09-30", time_unit="W", amount_col="amount")
+    for invalid in ("raise", "drop"):
+        s = summary(cdnow, observation_end="1997-09-30", time_unit="W", amount_col="amount", invalid=invalid)
+        _assert_matches_published(s, published)
+        report = s.attrs["report"]
+        assert report["dropped"] == {"dated after observation_end (1997-09-30): outside the window": n_late}
+        assert report["rows_after_observation_end"] == n_late
+        assert report["rows_invalid"] == 0 and report["faults"] == {}
+        assert report["rows_used"] == len(cdnow) - n_late
+        assert report["rows_used"] + sum(report["dropped"].values()) == report["rows_in"] == len(cdnow)
+        assert s.attrs["observation_end"] == "1997-09-30T00:00:00"
 
 
 def test_cdnow_summary_passes_validate_summary(cdnow):
@@ -182,12 +178,10 @@ def test_rfm_summary_matches_lifetimes(cdnow, observation_end, time_unit, freq_m
         freq_multiplier=freq_multiplier,
     ).sort_index()
     kwargs = dict(observation_end=observation_end, time_unit=time_unit, amount_col="amount")
-    if observation_end == "1997-12-31":  # lifetimes silently truncates; we warn and count
+    ours = summary(cdnow, **kwargs)
+    if observation_end == "1997-12-31":  # both leave the later rows out; we count them
         n_late = int((cdnow["date"] > observation_end).sum())
-        with pytest.warns(DataWarning, match=f"Excluded {n_late:,} of"):
-            ours = summary(cdnow, invalid="drop", **kwargs)
-    else:
-        ours = summary(cdnow, **kwargs)
+        assert ours.attrs["report"]["rows_after_observation_end"] == n_late > 0
     assert list(ours.columns) == SUMMARY_COLUMNS
     _assert_same_summary(ours, ref)
 
@@ -429,8 +423,9 @@ def test_clean_hand_log_reference_values():
     assert s["recency"].tolist() == [3.0, 4.0, 2.0]
     assert s["T"].tolist() == [5.0, 4.0, 3.0]
     assert s["monetary_value"].tolist() == [20.0, 7.5, 3.0]
-    assert s.attrs["report"] == {"rows_in": 7, "dropped": {}, "zero_amount_rows": 0, "rows_used": 7,
-                                 "customers": 3}
+    assert s.attrs["report"] == {"rows_in": 7, "rows_used": 7, "rows_dropped": 0, "rows_invalid": 0,
+                                 "rows_after_observation_end": 0, "dropped": {}, "faults": {},
+                                 "zero_amount_rows": 0, "customers": 3}
 
 
 def test_missing_column_lists_columns_and_suggests():
@@ -451,8 +446,10 @@ def test_missing_column_lists_columns_and_suggests():
 
 
 def test_not_a_dataframe_raises_type_error():
-    with pytest.raises(TypeError, match="must be a pandas DataFrame, got dict"):
+    with pytest.raises(TypeError, match="must be a pandas DataFrame, a path .* got dict"):
         rfm_summary({"customer_id": [1], "date": ["2024-01-01"]})
+    with pytest.raises(TypeError, match="must be a pandas DataFrame with engine='pandas', got dict"):
+        rfm_summary({"customer_id": [1], "date": ["2024-01-01"]}, engine="pandas")
 
 
 def test_empty_log():
@@ -521,9 +518,15 @@ def test_time_zone_aware_dates():
     pd.testing.assert_frame_equal(summary(naive), summary(_log()))
 
 
-def test_transactions_after_observation_end():
-    with pytest.raises(ValueError, match=bad_rows("date", 3, "are dated after observation_end (2024-01-03)")):
-        summary(_log(), observation_end="2024-01-03")
+def test_transactions_after_observation_end_are_outside_the_window():
+    s = summary(_log(), observation_end="2024-01-03")
+    # Jan 4, 5 and 6 are later: customer 1 (Jan 1), 2 (Jan 2), 3 (Jan 3 twice, merged)
+    assert s["frequency"].tolist() == [0, 0, 0] and s["T"].tolist() == [2.0, 1.0, 0.0]
+    report = s.attrs["report"]
+    assert report["rows_after_observation_end"] == 3 and report["rows_used"] == 4
+    assert report["dropped"] == {"dated after observation_end (2024-01-03): outside the window": 3}
+    with pytest.raises(ValueError, match=re.escape("Every row of transactions (7) is dated after observation_end (2023-12-31)")):
+        summary(_log(), observation_end="2023-12-31")
 
 
 def test_negative_amounts():
@@ -704,7 +707,7 @@ def test_input_frame_is_not_modified(columns, kwargs):
         result.iloc[0, 0] = 99  # the result does not share memory with the input either
         pd.testing.assert_frame_equal(log, before, check_exact=True)
     with pytest.raises(ValueError):
-        rfm_summary(log, amount_col="amount", observation_end="2024-01-02")
+        rfm_summary(log, amount_col="amount", observation_end="2023-12-31")
     pd.testing.assert_frame_equal(log, before, check_exact=True)
 
 
@@ -1037,10 +1040,8 @@ def test_calibration_end_must_be_before_observation_end():
 
 def test_calibration_holdout_split_rows_after_observation_end():
     # only customer 3's 2024-01-30 row is later; the two 2024-01-25 rows are inside its day
-    with pytest.raises(ValueError, match=bad_rows("date", 1, "are dated after observation_end (2024-01-25)")):
-        split(_split_log(), calibration_end="2024-01-15", observation_end="2024-01-25")
-    with pytest.warns(DataWarning, match="Excluded 1 of 10"):
-        s = split(_split_log(), calibration_end="2024-01-15", observation_end="2024-01-25", invalid="drop")
+    s = split(_split_log(), calibration_end="2024-01-15", observation_end="2024-01-25")
+    assert s.attrs["report"]["rows_after_observation_end"] == 1
     assert s["frequency_holdout"].tolist() == [2, 0]
     assert s["duration_holdout"].tolist() == [10.0, 10.0]
     assert s.attrs["report"]["customers_first_seen_in_holdout"] == 2  # 3 (Jan 16) and 4 (Jan 22)
@@ -1155,3 +1156,102 @@ def test_zero_amount_rows_counts_kept_rows_only():
     with pytest.warns(DataWarning, match="1 in column 'customer_id'"):
         result = summary(log, amount_col="amount", invalid="drop")
     assert result.attrs["report"]["zero_amount_rows"] == 1
+
+
+# --------------------------------------------------------------------------------------------
+# 10. regressions of issue 15 (silent wrong answers and hostile input)
+# --------------------------------------------------------------------------------------------
+
+
+def test_rows_with_two_faults_are_counted_once():
+    # rows 1 and 2 have a missing id and a negative amount: 2 rows dropped, not 4
+    log = _log(customer_id=[1, None, None, 2, 3, 3, 3], amount=[10.0, -20.0, -5.0, 7.5, 1.0, 2.0, 3.0])
+    with pytest.warns(DataWarning) as record:
+        s = summary(log, amount_col="amount", invalid="drop")
+    (warning,) = record
+    text = str(warning.message)
+    assert text.startswith("Excluded 2 of 7 transaction rows: 2 in column 'customer_id' have a missing customer id; "
+                           "2 in column 'amount' have a negative amount (returns or refunds) (2 rows have more than "
+                           "one fault and are counted once). 5 rows used.")
+    report = s.attrs["report"]
+    assert report["dropped"] == {"have a missing customer id": 2}  # each row once, under its first fault
+    assert report["faults"] == {"have a missing customer id": 2, "have a negative amount (returns or refunds)": 2}
+    assert report["rows_used"] == 5 and report["rows_dropped"] == 2 == report["rows_invalid"]
+    assert report["rows_used"] + sum(report["dropped"].values()) == report["rows_in"] == 7
+
+
+def test_invalid_and_later_rows_add_up():
+    log = _log(customer_id=[1, 1, None, 2, 3, 3, 3], date=["2024-01-01", "2024-01-04", "2024-01-02", "2024-01-06",
+                                                           "2024-01-03", "2024-01-03", "2024-01-05"])
+    with pytest.warns(DataWarning, match=re.escape(
+            "Excluded 1 of 7 transaction rows: 1 in column 'customer_id' have a missing customer id. 3 rows used, "
+            "3 dated after observation_end are outside the window.")):
+        s = summary(log, observation_end="2024-01-03", invalid="drop")
+    report = s.attrs["report"]
+    assert (report["rows_used"], report["rows_invalid"], report["rows_after_observation_end"]) == (3, 1, 3)
+    assert report["rows_used"] + sum(report["dropped"].values()) == report["rows_in"]
+
+
+def test_rows_far_after_observation_end_warn():
+    log = _log(date=["2024-01-01", "2024-01-04", "2024-01-02", "2026-01-06", "2024-01-03", "2024-01-03", "2024-01-05"])
+    with pytest.warns(DataWarning, match=re.escape(
+            "1 rows are dated more than a year after observation_end (2024-01-05), the latest 2026-01-06 00:00:00")):
+        s = summary(log, observation_end="2024-01-05")
+    assert s.attrs["report"]["rows_after_observation_end"] == 1
+    summary(log.iloc[[0, 1, 2, 4, 5, 6]], observation_end="2024-01-03")  # a few days later: no warning
+
+
+@pytest.mark.parametrize("typed", [False, True])
+def test_dates_outside_the_nanosecond_range_are_refused_not_wrapped(typed):
+    dates = ["2024-01-01", "2024-01-04", "2300-01-02", "2024-01-06", "1500-03-01", "2024-01-03", "2024-01-05"]
+    log = _log(date=pd.to_datetime(dates).astype("datetime64[us]") if typed else dates)
+    first = "2300-01-02 00:00:00" if typed else "2300-01-02"
+    with pytest.raises(ValueError, match=re.escape(
+            f"column 'date': 2 rows have a date outside the supported range (1677-09-22 to 2262-04-10) "
+            f"(first: {first!r}); correct the year")):
+        summary(log)
+    with pytest.warns(DataWarning, match="Excluded 2 of 7"):
+        s = summary(log, invalid="drop")
+    # neither wrapped to 1715 nor to 2084: the observation end is the last real purchase
+    assert s.attrs["observation_end"] == "2024-01-06T00:00:00"
+    assert s["T"].max() == 5.0
+
+
+@pytest.mark.parametrize("end", ["2300-01-01", "1500-01-01", pd.Timestamp("2300-01-01")])
+def test_observation_end_outside_the_range_is_refused(end):
+    with pytest.raises(ValueError, match=re.escape(f"observation_end={end!r} is outside the supported range of dates")):
+        summary(_log(), observation_end=end)
+    with pytest.raises(ValueError, match=re.escape(f"calibration_end={end!r} is outside the supported range")):
+        split(_log(), calibration_end=end)
+
+
+def test_two_digit_years_across_the_pivot_are_flagged():
+    log = _log(date=["12/30/68", "01/05/69", "01/02/24", "01/06/24", "01/03/24", "01/03/24", "01/05/24"])
+    with pytest.warns(DataWarning, match=re.escape(
+            "1 customers have purchases more than 50 years apart (first: customer 1, from 1969-01-05 to 2068-12-30)")):
+        summary(log, date_format="%m/%d/%y")
+
+
+def test_overflowing_amounts_are_refused():
+    log = _log(amount=[10.0, 20.0, 5.0, 7.5, 1e308, 1e308, 3.0])  # customer 3: 2e308 on Jan 3
+    with pytest.raises(ValueError, match=re.escape(
+            "column 'amount': the amounts of 1 customers add up to more than the largest floating-point "
+            "number (first: customer 3)")):
+        summary(log, amount_col="amount")
+    late = _log(amount=[10.0, 20.0, 5.0, 7.5, 1.0, 1e308, 1e308], date=["2024-01-01", "2024-01-04", "2024-01-02",
+                "2024-01-06", "2024-01-03", "2024-01-05", "2024-01-05"])
+    with pytest.raises(ValueError, match=re.escape("floating-point number in the holdout period (first: customer 3)")):
+        split(late, calibration_end="2024-01-03", amount_col="amount")
+
+
+def test_messages_name_python_arguments_and_never_advise_the_same_function():
+    with pytest.raises(ValueError, match=re.escape("pass date_format= (for example date_format='%Y%m%d')")):
+        summary(_log(date=[20240101] * 7))
+    with pytest.raises(ValueError, match=re.escape("move calibration_end= later")) as info:
+        split(_log(), calibration_end="2023-06-01")
+    messages = [str(info.value)]
+    for kwargs in ({"calibration_end": "2024-01-10"}, {"calibration_end": "2024-01-03", "observation_end": "2024-01-02"}):
+        with pytest.raises(ValueError) as info:
+            split(_log(), **kwargs)
+        messages.append(str(info.value))
+    assert not any("calibration_holdout_split" in m for m in messages)

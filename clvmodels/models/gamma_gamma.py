@@ -414,6 +414,10 @@ class GammaGamma(SpendModel):
 
     @staticmethod
     def _repeat_buyers(data: pd.DataFrame) -> tuple[tuple[np.ndarray, np.ndarray], Any, np.ndarray]:
+        if isinstance(data, pd.DataFrame) and "frequency" in data.columns and "monetary_value" in data.columns \
+                and not {"recency", "T"} <= set(data.columns):
+            # a table of (frequency, monetary_value) patterns: spend needs nothing else
+            data = data.assign(recency=0.0, T=0.0)
         s = validate_summary(data, monetary=True)
         repeat = s.frequency > 0
         n = int(repeat.sum())
