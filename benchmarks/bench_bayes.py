@@ -8,7 +8,8 @@ and the posterior means. pymc-marketing is skipped with a note when it is not in
 the million-customer data (its model evaluates every customer at every step: 90 ms per
 gradient, an estimated 45-60 minutes).
 
-Run through ``benchmarks/run.py`` (keys ``bayes-cdnow``, ``bayes-gg-cdnow``, ``bayes-1m``) or
+Run through ``benchmarks/run.py`` (keys ``bayes-cdnow``, ``bayes-gg-cdnow``, ``bayes-1m``,
+``bayes-pareto-cdnow``, ``bayes-mbg-cdnow``) or
 alone: ``python benchmarks/bench_bayes.py [--quick]``.
 """
 
@@ -30,6 +31,17 @@ CASES = {
     "bayes-cdnow": ("BG/NBD NUTS, CDNOW (2,357 customers), 4 chains x 1,000 draws", 5.0),
     "bayes-gg-cdnow": ("Gamma-Gamma NUTS, CDNOW (946 repeat customers), 4 chains x 1,000 draws", 5.0),
     "bayes-1m": ("BG/NBD NUTS, 1M simulated customers, daily dates, 4 chains x 1,000 draws", 15.0),
+    "bayes-pareto-cdnow": ("Pareto/NBD NUTS, CDNOW (2,357 customers), 4 chains x 1,000 draws", 10.0),
+    "bayes-mbg-cdnow": ("MBG/NBD NUTS, CDNOW (2,357 customers), 4 chains x 1,000 draws", 10.0),
+}
+
+#: case -> (clvmodels class, pymc-marketing class, parameter names: ours, theirs)
+_MODELS = {
+    "bayes-cdnow": ("BetaGeo", "BetaGeo", ["r", "alpha", "a", "b"], ["r", "alpha", "a", "b"]),
+    "bayes-1m": ("BetaGeo", "BetaGeo", ["r", "alpha", "a", "b"], ["r", "alpha", "a", "b"]),
+    "bayes-gg-cdnow": ("GammaGamma", "GammaGamma", ["p", "q", "gamma"], ["p", "q", "v"]),
+    "bayes-pareto-cdnow": ("ParetoNBD", "ParetoNBD", ["r", "alpha", "s", "beta"], ["r", "alpha", "s", "beta"]),
+    "bayes-mbg-cdnow": ("ModifiedBetaGeo", "ModifiedBetaGeo", ["r", "alpha", "a", "b"], ["r", "alpha", "a", "b"]),
 }
 
 _PRELUDE = """
@@ -106,19 +118,18 @@ class BayesResult:
 
 
 def _script(case: str, side: str, quick: bool) -> str:
-    model = "GammaGamma" if case == "bayes-gg-cdnow" else "BetaGeo"
-    names = ["p", "q", "gamma"] if model == "GammaGamma" else ["r", "alpha", "a", "b"]
-    if side == "theirs" and model == "GammaGamma":
-        names = ["p", "q", "v"]  # pymc-marketing calls gamma "v"
+    ours_cls, theirs_cls, names, their_names = _MODELS[case]
+    spend = ours_cls == "GammaGamma"
     data = _DATA["1m" if case == "bayes-1m" else "cdnow"].format(n=100_000 if quick else 1_000_000)
     if side == "ours":
-        body = _OURS.format(cls=model, data=data)
+        body = _OURS.format(cls=ours_cls, data=data)
     else:
-        if model == "GammaGamma":
+        names = their_names
+        if spend:
             frame = 'frame = frame[frame["frequency"] > 0][["customer_id", "frequency", "monetary_value"]]'
         else:
             frame = 'frame = frame[["customer_id", "frequency", "recency", "T"]]'
-        body = _THEIRS.format(cls=model, data=data, theirs_frame=frame)
+        body = _THEIRS.format(cls=theirs_cls, data=data, theirs_frame=frame)
     return _PRELUDE.format(root=str(ROOT), here=str(HERE)) + body + _MEASURE.format(names=names)
 
 

@@ -156,6 +156,7 @@ def compare_models(
     ci: float = 0.9,
     n_draws: int = 200,
     random_seed: int | None = None,
+    warn: bool = True,
 ) -> ModelComparison:
     """Compare fitted transaction models on their fit and on a holdout period.
 
@@ -173,6 +174,8 @@ def compare_models(
         Parameter draws for the parameter uncertainty of the holdout intervals.
     random_seed : int, optional
         Seed of the holdout evaluation (its randomised PIT and draws); the same for every model.
+    warn : bool
+        Warn when no model passes its holdout (the table says it either way).
 
     Returns
     -------
@@ -228,7 +231,7 @@ def compare_models(
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "name"
     comparison = ModelComparison(table, reports, named)
-    if not table["holdout_passed"].any():
+    if warn and not table["holdout_passed"].any():
         warnings.warn(
             "no model passes its holdout: none of them forecasts these data credibly. "
             + comparison.summary_text().replace("\n", " "),
