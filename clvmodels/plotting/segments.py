@@ -66,7 +66,7 @@ def plot_segments(result: Any, by: str | list[str], *, currency: str | None = No
     what = "CLV per customer" if value == "clv" else "discounted purchases per customer"
     unit = f" ({currency})" if currency and value == "clv" else ""
     ci = table.attrs.get("ci", result.settings.get("ci"))
-    ax.set(xlabel=f"Mean {what}{unit}, {float(ci):.0%} credible interval", title=f"{what.capitalize()} by {by if isinstance(by, str) else ', '.join(by)}")
+    ax.set(xlabel=f"Mean {what}{unit}, {float(ci):.0%} credible interval", title=f"{what[0].upper()}{what[1:]} by {by if isinstance(by, str) else ', '.join(by)}")
     ax.xaxis.set_major_formatter(lambda v, _: f"{v:,.0f}" if abs(v) >= 1000 else f"{v:g}")
     ax.legend(loc="best", fontsize="small")
     return ax
