@@ -3,21 +3,31 @@
 Commands::
 
     clvmodels summarize TRANSACTIONS -o SUMMARY.csv --time-unit W [column options]
-    clvmodels fit SUMMARY.csv --model bgnbd|gamma-gamma [--method mle|nuts|advi|map] -o MODEL_FILE
-    clvmodels forecast SUMMARY.csv --transaction-model BGNBD.json --spend-model GG.json
+    clvmodels fit SUMMARY.csv --model KEY [--method mle|nuts|advi|map] -o MODEL_FILE
+    clvmodels forecast SUMMARY.csv --transaction-model MODEL_FILE [--spend-model MODEL_FILE]
                        --horizon 52 --discount-rate 0.15 -o PREDICTIONS.csv
     clvmodels run CONFIG.toml [--output-dir DIR]
+
+``--model`` takes any registered model (:mod:`clvmodels.models.registry`: ``bgnbd``,
+``gamma-gamma``, ...). Without ``--spend-model`` (or, in ``run``, without amounts) the forecast is
+of purchases only: P(alive), expected and discounted purchases with their bounds, no CLV.
 
 Every command takes ``--dry-run`` (check the arguments and the input, say what would run, write
 nothing), ``--quiet`` (warnings and errors only) and ``--debug`` (debug log, and a traceback with
 an error). Logs go to stderr with timestamps; progress bars appear only when stderr is a
 terminal.
 
-Exit codes: 0 success; 2 bad input, arguments or configuration, or an output that cannot be
-written; 3 a model did not converge (``on_nonconvergence = "fail"``, the default; ``"warn"``
-writes the outputs anyway); 1 anything else (including SIGTERM or Ctrl-C, or another run holding
-the output directory). An error is one line on stderr that names the file, the column, the
-number of rows and the fix; nothing is written by a command that fails.
+Exit codes: 0 success; 2 bad input, arguments or configuration (settings out of range are
+refused before any work, naming the key and the value), or an output that cannot be written
+(including a file there that no clvmodels run wrote); 3 a model did not converge
+(``on_nonconvergence = "fail"``, the default). ``"warn"`` writes the outputs anyway, flagged in
+the manifest; a maximum-likelihood fit without a finite covariance then takes bootstrap
+parameter draws. Two failures cannot be warned past (exit 3): a ``map`` fit without a finite
+covariance (no Laplace draws, and the bootstrap refits by maximum likelihood), and a forecast
+that fails numerically at the estimates of a model that did not converge. 1 anything else
+(including SIGTERM or Ctrl-C, or another run holding the output directory). An error is one line
+on stderr that names the file, the column, the number of rows and the fix; nothing is written by
+a command that fails.
 
 No statistic is computed here: see :mod:`clvmodels.pipeline` for the steps and
 :mod:`clvmodels.config` for the configuration file.
@@ -83,6 +93,35 @@ def _checked(section: str, name: str) -> Callable[[str], Any]:
     return parse
 
 
+def _number(section: str, name: str, kind: str = "float") -> Callable[[str], Any]:
+    """An argparse type: a number checked as the configuration's ``[section] name`` is."""
+
+    def parse(text: str) -> Any:
+        from .config import check_value
+
+        try:
+            value: Any = int(text) if kind == "int" else float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {'a whole number' if kind == 'int' else 'a number'}, got {text!r}") from None
+        value, problem = check_value(section, name, value)
+        if problem:
+            raise argparse.ArgumentTypeError(problem.replace(" = ", " "))
+        return value
+
+    return parse
+
+
+def _model_arg(text: str) -> str:
+    """An argparse type: a registered model (key, class or display name) -> its key."""
+    from .models.registry import model_class, registered
+
+    try:
+        return model_class(text).key
+    except ValueError:
+        listed = ", ".join(f"{k!r} ({c.display_name})" for k, c in registered().items())
+        raise argparse.ArgumentTypeError(f"unknown model {text!r}; registered models: {listed}") from None
+
+
 def _level(text: str) -> float:
     value = float(text)
     if not 0 < value < 1:
@@ -121,13 +160,19 @@ def _input_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--duplicates", choices=("keep", "drop", "raise"), default="keep", help="rows identical in customer, date and amount")
 
 
+def _model_keys() -> str:
+    from .models.registry import registered
+
+    return "{" + ",".join(registered()) + "}"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``clvmodels`` (all subcommands)."""
     from . import __version__
 
     parser = _Parser(
         prog="clvmodels",
-        description="Customer-lifetime-value forecasts from a transaction log: BG/NBD and Gamma-Gamma models.",
+        description="Customer-lifetime-value forecasts from a transaction log with the registered models: " + _model_keys() + ".",
         epilog="Exit codes: 0 ok, 2 bad input or configuration, 3 a model did not converge, 1 anything else. "
         "See the README's 'Command line' section.",
         formatter_class=_Formatter,
@@ -149,12 +194,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("fit", help="summary CSV -> model file", formatter_class=_Formatter,
                        description="Fit one model to a summary CSV and save it (JSON for mle/map, NetCDF for nuts/advi).")
     p.add_argument("summary", metavar="SUMMARY.csv", help="summary CSV (clvmodels summarize)")
-    p.add_argument("--model", required=True, choices=("bgnbd", "gamma-gamma"), help="model to fit")
+    p.add_argument("--model", required=True, type=_model_arg, metavar=_model_keys(),
+                   help="registered model to fit (clvmodels.models.registry)")
     p.add_argument("--method", choices=("mle", "nuts", "advi", "map"), default="mle", help="fitting method")
     p.add_argument("-o", "--output", required=True, metavar="MODEL_FILE", help="model file to write (.json for mle/map, .nc for nuts/advi)")
     p.add_argument("--time-unit", help="time unit of the summary, if its file does not say it")
-    p.add_argument("--seed", type=_non_negative_int, default=0, help="seed of the Bayesian fits")
-    p.add_argument("--penalty", type=float, default=0.0, help="L2 penalty (mle)")
+    p.add_argument("--seed", type=_number("", "seed", "int"), default=0, help="seed of the Bayesian fits")
+    p.add_argument("--penalty", type=_number("model", "penalty"), default=0.0, help="L2 penalty (mle)")
     p.add_argument("--draws", type=_positive_int, default=1000, help="NUTS draws per chain")
     p.add_argument("--tune", type=_non_negative_int, help="NUTS warm-up per chain (default: the sampler's)")
     p.add_argument("--chains", type=_positive_int, default=4, help="NUTS chains")
@@ -164,20 +210,22 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
 
     p = sub.add_parser("forecast", help="model files + summary CSV -> per-customer predictions CSV", formatter_class=_Formatter,
-                       description="Forecast each customer's purchases, spend and CLV with intervals.")
-    p.add_argument("summary", metavar="SUMMARY.csv", help="summary CSV with monetary_value (clvmodels summarize)")
-    p.add_argument("--transaction-model", required=True, metavar="BGNBD_FILE", help="fitted BG/NBD model file")
-    p.add_argument("--spend-model", required=True, metavar="GAMMA_GAMMA_FILE", help="fitted Gamma-Gamma model file")
+                       description="Forecast each customer's purchases, and with a spend model their spend and CLV, with intervals.")
+    p.add_argument("summary", metavar="SUMMARY.csv", help="summary CSV (clvmodels summarize; with monetary_value for a spend model)")
+    p.add_argument("--transaction-model", required=True, metavar="MODEL_FILE", help="fitted transaction model file (clvmodels fit)")
+    p.add_argument("--spend-model", metavar="MODEL_FILE", help="fitted spend model file; without it, the forecast is of purchases only (no CLV)")
     p.add_argument("-o", "--output", required=True, metavar="PREDICTIONS.csv", help="predictions file (.csv, or .parquet)")
-    p.add_argument("--horizon", required=True, type=float, help="forecast length in time units (inf: infinite)")
-    p.add_argument("--discount-rate", required=True, type=float, help="annual discount rate (0.15 for 15%%)")
-    p.add_argument("--margin", type=float, default=1.0, help="share of spend that is profit")
-    p.add_argument("--ci", type=_level, default=0.9, help="interval level")
-    p.add_argument("--draws", type=_positive_int, default=1000, help="parameter draws of each model")
-    p.add_argument("--seed", type=_non_negative_int, default=0, help="seed of every random step")
+    p.add_argument("--horizon", required=True, type=_number("forecast", "horizon"), help="forecast length in time units (inf: infinite)")
+    p.add_argument("--discount-rate", required=True, type=_number("forecast", "discount_rate"), help="annual discount rate (0.15 for 15%%)")
+    p.add_argument("--margin", type=_number("forecast", "margin"), default=1.0, help="share of spend that is profit")
+    p.add_argument("--ci", type=_number("forecast", "ci"), default=0.9, help="interval level")
+    p.add_argument("--draws", type=_number("forecast", "n_draws", "int"), default=1000, help="parameter draws of each model")
+    p.add_argument("--parameter-draws", choices=("auto", "laplace", "bootstrap", "posterior"), default="auto",
+                   help="kind of parameter draws: auto (each model's own), laplace, bootstrap (mle refits) or posterior")
+    p.add_argument("--seed", type=_number("", "seed", "int"), default=0, help="seed of every random step")
     p.add_argument("--no-predictive", dest="predictive", action="store_false", help="skip the simulated predictive bounds")
     p.add_argument("--discounting", choices=("continuous", "discrete"), default="continuous", help="discounting")
-    p.add_argument("--period", type=float, help="period of discrete discounting, in time units")
+    p.add_argument("--period", type=_number("forecast", "period"), help="period of discrete discounting, in time units")
     p.add_argument("--time-unit", help="time unit of the summary, if its file does not say it")
     p.add_argument("--on-nonconvergence", choices=("fail", "warn"), default="fail", help="a model file that did not converge: fail (exit 3) or warn")
     _common(p)
@@ -232,15 +280,17 @@ def _summarize(args: argparse.Namespace, log: logging.Logger) -> int:
     spec = _input_config(args)
     period = SummaryConfig(time_unit=args.time_unit, resolution=args.resolution, observation_end=args.observation_end,
                            calibration_end=args.calibration_end)
-    check_file_writable(args.output)
-    journal = Journal(log)
+    check_file_writable(args.output, (args.transactions,))
+    journal = Journal(log, cli=True)
     with journal.step("read"):
         tx = read_transactions(spec)
     with journal.step("summarize"):
-        summary = summarize(tx, spec, period, calibration=args.calibration_end is not None)
+        summary = summarize(tx, spec, period, calibration=args.calibration_end is not None, cli=True)
     report = summary.attrs.get("report", {})
     dropped = sum((report.get("dropped") or {}).values())
-    text = (f"{shown(tx.path)}: {len(tx.frame):,} rows, {report.get('rows_used', 0):,} used, {dropped:,} dropped -> "
+    late = int(report.get("rows_after_observation_end") or 0)
+    text = (f"{shown(tx.path)}: {len(tx.frame):,} rows, {report.get('rows_used', 0):,} used, {dropped:,} dropped"
+            + (f" ({late:,} after the observation end)" if late else "") + f" -> "
             f"{len(summary):,} customers ({int((summary['frequency'] > 0).sum()):,} with repeat purchases)")
     if args.dry_run:
         print(f"would write {shown(args.output)}: {text}")
@@ -252,7 +302,7 @@ def _summarize(args: argparse.Namespace, log: logging.Logger) -> int:
 
 def _fit(args: argparse.Namespace, log: logging.Logger) -> int:
     from .config import ModelConfig
-    from .pipeline import InputError, Journal, check_converged, check_file_writable, fit_model, read_summary, shown
+    from .pipeline import InputError, Journal, check_converged, check_file_writable, fit_model, fit_text, label, model_class, read_summary, shown
 
     _check_unit(args.time_unit)
     posterior = args.method in ("nuts", "advi")
@@ -263,21 +313,21 @@ def _fit(args: argparse.Namespace, log: logging.Logger) -> int:
         raise InputError(f"-o {args.output}: a {args.method} fit is saved as JSON; use a .json name")
     if args.method != "mle" and args.penalty != 0.0:
         raise InputError(f"--penalty applies to --method mle only; with --method {args.method} the priors regularise the fit")
-    check_file_writable(args.output)
-    journal = Journal(log)
+    check_file_writable(args.output, (args.summary,))
+    journal = Journal(log, cli=True)
     with journal.step("read"):
         data = read_summary(args.summary, args.time_unit)
     if args.dry_run:
         print(f"would fit {args.model} by {args.method} on {len(data):,} customers of {shown(args.summary)} and write {shown(args.output)}")
         return 0
-    settings = ModelConfig(penalty=args.penalty, draws=args.draws, tune=args.tune, chains=args.chains,
-                           target_accept=args.target_accept, sampler=args.sampler).settings(args.model, args.seed, _progressbar(args))
+    role = model_class(args.model).kind
+    config = ModelConfig(**{role: args.model}, penalty=args.penalty, draws=args.draws, tune=args.tune, chains=args.chains,
+                         target_accept=args.target_accept, sampler=args.sampler)
+    settings = config.settings(role, args.seed, _progressbar(args))
     with journal.step("fit"):
-        model = fit_model(args.model, data, args.method, settings, shown(args.summary))
-    from .pipeline import LABELS, fit_text
-
-    log.info(fit_text(LABELS[args.model], model, args.method, "customers"))
-    check_converged(model, LABELS[args.model], args.on_nonconvergence, log, journal.take_convergence())
+        model = fit_model(args.model, data, args.method, settings, shown(args.summary), cli=True)
+    log.info(fit_text(label(args.model), model, args.method, "customers" if role == "transactions" else "repeat buyers"))
+    check_converged(model, label(args.model), args.on_nonconvergence, log, journal.take_convergence())
     try:
         model.save(args.output)
     except ValueError as exc:
@@ -286,40 +336,86 @@ def _fit(args: argparse.Namespace, log: logging.Logger) -> int:
     return 0
 
 
+_FLAGS = {"horizon": "--horizon", "discount_rate": "--discount-rate", "period": "--period", "discounting": "--discounting",
+          "n_draws": "--draws"}
+
+
+def _cli_terms(problems: list[str]) -> str:
+    """The configuration's messages about [forecast] keys in the words of the command line.
+
+    Examples
+    --------
+    >>> _cli_terms(["[forecast] horizon = inf needs discount_rate >= 0.001; write horizon = inf"])
+    '--horizon inf needs --discount-rate >= 0.001; write --horizon inf'
+    """
+    import re
+
+    def flag(match: re.Match[str]) -> str:
+        if not (match.group(1) or match.group(3) or "_" in match.group(2)):
+            return match.group(0)  # the word in prose ("a finite horizon"), not the key
+        return _FLAGS[match.group(2)] + (" " if match.group(3) else "")
+
+    return re.sub(r"(\[forecast\] )?\b(" + "|".join(_FLAGS) + r")\b( = )?", flag, "; ".join(problems))
+
+
 def _forecast(args: argparse.Namespace, log: logging.Logger) -> int:
     import math
 
-    from .pipeline import InputError, Journal, check_converged, check_file_writable, load_model_file, read_summary, run_forecast, shown
+    from .config import MAX_BOOTSTRAP_DRAWS, forecast_problems
+    from .pipeline import (InputError, Journal, _sha256, _window, check_converged, check_file_writable, check_forecast_memory,
+                           check_forecast_work, check_time_units, choose_parameter_draws, forecast_log_text, load_model_file,
+                           read_summary, run_forecast, shown)
+    from .units import normalize_unit
 
     _check_unit(args.time_unit)
-    if not args.horizon > 0:
-        raise InputError(f"--horizon must be positive (inf for the infinite horizon), got {args.horizon}")
-    if not (math.isfinite(args.discount_rate) and args.discount_rate > -1):
-        raise InputError(f"--discount-rate must be an annual rate above -1 (0.15 for 15%), got {args.discount_rate}")
-    if not (math.isfinite(args.margin) and args.margin > 0):
-        raise InputError(f"--margin must be positive (1 for revenue), got {args.margin}")
     if (args.discounting == "discrete") != (args.period is not None):
         raise InputError("--discounting discrete needs --period (in time units), and --period applies to discrete discounting only")
-    if args.period is not None and not args.period > 0:
-        raise InputError(f"--period must be positive, got {args.period}")
+    if args.parameter_draws == "bootstrap" and args.draws > MAX_BOOTSTRAP_DRAWS:
+        raise InputError(f"--draws {args.draws:,} with --parameter-draws bootstrap would refit each model {args.draws:,} times; use at most {MAX_BOOTSTRAP_DRAWS:,}")
     parquet = Path(args.output).suffix.lower() in (".parquet", ".pq")
-    check_file_writable(args.output)
-    journal = Journal(log)
+    check_file_writable(args.output, (args.summary, args.transaction_model, args.spend_model))
+    check_forecast_memory(args.draws, "--draws")
+    journal = Journal(log, cli=True)
     with journal.step("read"):
         data = read_summary(args.summary, args.time_unit)
-        bg = load_model_file(args.transaction_model, "bgnbd")
-        gg = load_model_file(args.spend_model, "gamma-gamma")
-    for model, label in ((bg, f"the model in {shown(args.transaction_model)}"), (gg, f"the model in {shown(args.spend_model)}")):
-        check_converged(model, label, args.on_nonconvergence, log)
+        unit = normalize_unit(data.attrs["time_unit"])
+        problems = forecast_problems({"horizon": args.horizon, "discount_rate": args.discount_rate, "discounting": args.discounting,
+                                      "period": args.period}, unit)
+        if problems:
+            raise InputError(_cli_terms(problems))
+        tm = load_model_file(args.transaction_model, "transactions")
+        sm = load_model_file(args.spend_model, "spend") if args.spend_model is not None else None
+    for model, path in ((tm, args.transaction_model), (sm, args.spend_model)):
+        if model is not None:
+            check_time_units(model, data, shown(path), shown(args.summary))
+            check_converged(model, f"the model in {shown(path)}", args.on_nonconvergence, log)
+    if sm is not None and "monetary_value" not in data.columns:
+        raise InputError(f"{shown(args.summary)} has no monetary_value column, which the spend model needs: summarise with amounts "
+                         "(--amount-col), or leave out --spend-model for a forecast of purchases only")
     if args.dry_run:
         print(f"would forecast {len(data):,} customers of {shown(args.summary)} over {args.horizon:g} {data.attrs.get('time_unit')} "
-              f"and write {shown(args.output)}")
+              f"and write {shown(args.output)}" + ("" if sm is not None else " (purchases only: no spend model)"))
         return 0
-    settings = dict(horizon=None if math.isinf(args.horizon) else args.horizon, discount_rate=args.discount_rate, margin=args.margin,
+    models = [m for m in (tm, sm) if m is not None]
+    draws, _ = choose_parameter_draws(models, args.parameter_draws, args.on_nonconvergence, log, journal)
+    if args.predictive:
+        check_forecast_work(tm, data, args.horizon, args.discount_rate, args.draws, unit, cli=True)
+    settings = dict(horizon=None if math.isinf(args.horizon) else args.horizon, discount_rate=args.discount_rate,
                     ci=args.ci, n_draws=args.draws, predictive=args.predictive, random_seed=args.seed,
-                    discounting=args.discounting, period=args.period)
+                    discounting=args.discounting, period=args.period, draws=draws)
+    if sm is not None:
+        settings["margin"] = args.margin
     with journal.step("forecast"):
-        result = run_forecast(bg, gg, data, settings, shown(args.summary))
+        result = run_forecast(tm, sm, data, settings, shown(args.summary), cli=True)
+        text = forecast_log_text(result, args.horizon, args.discount_rate, unit, args.ci)
+    extra = journal.take_convergence()
+    if extra:
+        log.warning(f"parameter draws: {extra}")
+    source = data.attrs.get("source_sha256") or _sha256(Path(args.summary))
+    if "observation_end" in data.attrs:
+        result.settings.update(_window(data, args.horizon))
+    result.settings["input_sha256"] = source
+    log.info(text)
     if parquet:
         result.to_parquet(args.output)
     else:
@@ -336,6 +432,10 @@ def _run(args: argparse.Namespace, log: logging.Logger, argv: Sequence[str]) -> 
     from .pipeline import run
 
     config = load_config(args.config)
+    if args.output_dir is not None and not args.output_dir.strip():
+        from .pipeline import InputError
+
+        raise InputError('--output-dir is empty; give a directory ("." for the current one)')
     if args.output_dir is not None:
         config = dataclasses.replace(config, output=dataclasses.replace(config.output, dir=Path(args.output_dir).absolute()))
     if args.no_plots:

@@ -31,6 +31,7 @@ import datetime as dt
 import difflib
 import math
 import os
+import stat
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
@@ -51,6 +52,7 @@ __all__ = [
     "parse_config",
     "PARAMETERS",
     "check_value",
+    "forecast_problems",
     "schema_markdown",
 ]
 
@@ -59,8 +61,30 @@ class ConfigError(ValueError):
     """A configuration file that cannot be used; the message names the file, key and fix."""
 
 
-#: Parameters of each model, for ``[model.priors]``.
-PARAMETERS: dict[str, tuple[str, ...]] = {"bgnbd": ("r", "alpha", "a", "b"), "gamma-gamma": ("p", "q", "gamma")}
+class _Parameters(Mapping[str, tuple[str, ...]]):
+    """Parameters of each registered model by key (asked of :mod:`clvmodels.models.registry`)."""
+
+    def __getitem__(self, key: str) -> tuple[str, ...]:
+        from .models.registry import model_class
+
+        try:
+            return tuple(model_class(key).param_names)
+        except ValueError:
+            raise KeyError(key) from None
+
+    def __iter__(self) -> Any:
+        from .models.registry import registered
+
+        return iter(registered())
+
+    def __len__(self) -> int:
+        from .models.registry import registered
+
+        return len(registered())
+
+
+#: Parameters of each registered model, by key (for the priors of ``[model.*]``).
+PARAMETERS: Mapping[str, tuple[str, ...]] = _Parameters()
 
 _REQUIRED = object()
 
@@ -86,6 +110,12 @@ class Key:
         The values allowed.
     check : callable, optional
         ``check(value)`` returns an error text for a value outside its range, else ``None``.
+    convert : callable, optional
+        ``convert(value)`` gives the value stored (after the checks), e.g. a model's key for
+        its display name.
+    per_model : bool
+        A ``[model]`` key that ``[model.transactions]`` and ``[model.spend]`` may set for one
+        model.
     """
 
     section: str
@@ -95,6 +125,8 @@ class Key:
     doc: str
     choices: tuple[Any, ...] | None = None
     check: Callable[[Any], str | None] | None = None
+    convert: Callable[[Any], Any] | None = None
+    per_model: bool = False
 
     @property
     def required(self) -> bool:
@@ -170,14 +202,67 @@ def _horizon(value: float) -> str | None:
 
 
 def _seed(value: int) -> str | None:
-    return None if 0 <= value < 2**63 else "must be a whole number >= 0"
+    return None if 0 <= value < 2**63 else "must be a whole number from 0 to 2**63 - 1"
 
+
+def _not_empty(value: str) -> str | None:
+    return None if value.strip() else 'must not be empty (write "." for the config file\'s own folder)'
+
+
+def _n_draws(value: int) -> str | None:
+    if value < 1:
+        return "must be at least 1"
+    if value > MAX_DRAWS:
+        return (
+            f"must be at most {MAX_DRAWS:,}: every draw is a forecast of every customer, and more draws "
+            "no longer make the intervals noticeably more precise"
+        )
+    return None
+
+
+def _discount_rate(value: float) -> str | None:
+    if not value > -1:
+        return "must be an annual rate above -1 (0.15 for 15%)"
+    if value > MAX_DISCOUNT_RATE:
+        return f"must be at most {MAX_DISCOUNT_RATE:g} ({MAX_DISCOUNT_RATE:.0%} a year); write 0.15 for 15%"
+    return None
+
+
+def _model_key(kind: str) -> Callable[[Any], str | None]:
+    def check(value: str) -> str | None:
+        from .models.registry import model_class, registered
+
+        try:
+            model_class(value, kind)
+        except ValueError:
+            listed = ", ".join(f"{k!r} ({c.display_name})" for k, c in registered(kind).items())
+            close = difflib.get_close_matches(str(value).lower(), list(registered(kind)), n=1, cutoff=0.5)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            return f"must be a registered {kind} model, got {value!r}{hint}; {kind} models: {listed}"
+        return None
+
+    return check
+
+
+def _to_model_key(value: str) -> str:
+    from .models.registry import model_key
+
+    return model_key(value)
+
+
+#: Limits that keep a run within what the machine can do (checked before any work).
+MAX_HORIZON_YEARS = 1000.0
+MIN_RATE_INFINITE_HORIZON = 0.001
+MAX_DISCOUNT_RATE = 100.0
+MAX_PERIODS = 1000
+MAX_DRAWS = 100_000
+MAX_BOOTSTRAP_DRAWS = 10_000
 
 #: Every configuration key, its type, default and meaning (the only place defaults are set).
 SCHEMA: tuple[Key, ...] = (
     Key("", "seed", "int", 0, "Seed of every random step (parameter draws, simulated futures, Bayesian sampling, PIT); the same input, config and seed give a byte-identical predictions CSV.", check=_seed),
-    Key("", "on_nonconvergence", "str", "fail", 'What a model that did not converge does: "fail" (exit code 3, nothing written) or "warn" (log a warning, write the outputs, record it in the manifest).', choices=("fail", "warn")),
-    Key("input", "path", "str", _REQUIRED, "Transaction file, CSV or Parquet; relative paths are relative to the config file."),
+    Key("", "on_nonconvergence", "str", "fail", 'What a model that did not converge does: "fail" (exit code 3, nothing written) or "warn" (log a warning, write the outputs, record it in the manifest; a maximum-likelihood fit without a finite covariance then takes bootstrap parameter draws).', choices=("fail", "warn")),
+    Key("input", "path", "str", _REQUIRED, "Transaction file, CSV or Parquet (a .gz, .bz2, .xz or single-file .zip CSV is decompressed); relative paths are relative to the config file.", check=_not_empty),
     Key("input", "format", "str", "auto", 'File format: "csv", "parquet", or "auto" (Parquet for a .parquet or .pq name, CSV otherwise).', choices=("auto", "csv", "parquet")),
     Key("input", "separator", "str", ",", 'CSV field separator: one character, or "whitespace" for runs of spaces and tabs.', check=_separator),
     Key("input", "decimal", "str", ".", "CSV decimal mark of the amounts.", check=_decimal),
@@ -186,33 +271,34 @@ SCHEMA: tuple[Key, ...] = (
     Key("input", "encoding", "str", "utf-8", "Text encoding of the CSV (a UTF-8 byte-order mark is skipped).", check=_encoding),
     Key("input", "customer_col", "str", "customer_id", "Column of customer ids (read as text from CSV, so leading zeros are kept)."),
     Key("input", "date_col", "str", "date", "Column of purchase dates or times (naive local time)."),
-    Key("input", "amount_col", "str", "amount", "Column of purchase values (zero is a valid purchase, negative values are invalid rows)."),
+    Key("input", "amount_col", "str", None, 'Column of purchase values (zero is a valid purchase, negative values are invalid rows); none uses a column named "amount" when the file has one, and without amounts ("" or no such column) the forecast is of purchases only (no spend model, no CLV).'),
     Key("input", "date_format", "str", None, 'strftime format of the dates, for example "%Y-%m-%d" or "%Y%m%d"; "mixed" reads each date on its own; none infers one format from the first date.'),
-    Key("input", "invalid", "str", "raise", 'Invalid rows (missing ids or dates, unparseable dates, non-numeric or negative amounts, dates after observation_end): "raise" (exit code 2) or "drop" (count them in the manifest).', choices=("raise", "drop")),
+    Key("input", "invalid", "str", "raise", 'Invalid rows (missing ids or dates, unparseable or out-of-range dates, non-numeric or negative amounts): "raise" (exit code 2) or "drop" (count them in the manifest). Rows dated after observation_end are not invalid: they lie outside the window and are excluded and counted (manifest rows_after_observation_end).', choices=("raise", "drop")),
     Key("input", "duplicates", "str", "keep", 'Rows identical in customer, date and amount: "keep" (separate purchases), "drop" or "raise".', choices=("keep", "drop", "raise")),
     Key("summary", "time_unit", "str", _REQUIRED, 'Unit of recency, T and the horizon: "h", "D", "W", "M" (30.4375 days) or "Y" (365.25 days).', check=_time_unit),
     Key("summary", "resolution", "str", None, 'Period in which one customer\'s purchases merge into one transaction: "D" or "h"; none means "h" for hourly units, else "D".', check=_resolution),
     Key("summary", "observation_end", "date", None, "Last day observed (its whole day is included); none means the last purchase date in the file."),
     Key("summary", "calibration_end", "date", None, "End of a calibration period: the transaction model is also fitted up to here and scored on the holdout period after it (holdout_by_frequency.csv, manifest holdout)."),
-    Key("model", "transactions", "str", "bgnbd", "Model of purchasing and dropping out.", choices=("bgnbd",)),
-    Key("model", "spend", "str", "gamma-gamma", "Model of spend per transaction.", choices=("gamma-gamma",)),
+    Key("model", "transactions", "str", "bgnbd", "Model of purchasing and dropping out: a registered key (clvmodels.models.registry); or a table [model.transactions] with model = ... and that model's own settings (penalty, priors, draws, tune, chains, target_accept, sampler).", check=_model_key("transactions"), convert=_to_model_key),
+    Key("model", "spend", "str", "gamma-gamma", "Model of spend per transaction: a registered key; or a table [model.spend] with model = ... and its own settings, as for transactions.", check=_model_key("spend"), convert=_to_model_key),
     Key("model", "method", "str", "mle", 'Fitting method: "mle" (maximum likelihood), "nuts" (posterior draws), "advi" or "map".', choices=("mle", "nuts", "advi", "map")),
-    Key("model", "penalty", "float", 0.0, "L2 penalty of maximum likelihood (mle only).", check=_at_least(0.0)),
-    Key("model", "draws", "int", 1000, "NUTS draws kept per chain (advi: draws of the approximation per chain).", check=_at_least(1)),
-    Key("model", "tune", "int", None, "NUTS warm-up iterations per chain; none is the sampler's default (nutpie 300, PyMC 1000).", check=_at_least(0)),
-    Key("model", "chains", "int", 4, "NUTS chains (run in parallel).", check=_at_least(1)),
-    Key("model", "target_accept", "float", 0.8, "NUTS target acceptance rate; raise it (0.95) after divergences.", check=_between_0_1),
-    Key("model", "sampler", "str", "auto", 'NUTS implementation: "auto" (nutpie when installed), "nutpie" or "pymc".', choices=("auto", "nutpie", "pymc")),
-    Key("model", "priors", "table", None, 'Bayesian priors replacing the defaults, one per parameter (r, alpha, a, b, p, q, gamma), for example b = { distribution = "Gamma", alpha = 2, beta = 0.5 }.'),
-    Key("forecast", "horizon", "float", _REQUIRED, "Length of the forecast in time units; inf for the infinite horizon.", check=_horizon),
-    Key("forecast", "discount_rate", "float", _REQUIRED, "Annual discount rate (0.15 for 15%), compounded continuously unless discounting is discrete.", check=_at_least(-1.0, inclusive=False)),
+    Key("model", "penalty", "float", 0.0, "L2 penalty of maximum likelihood (mle only), for both models; set it in [model.transactions] or [model.spend] for one.", check=_at_least(0.0), per_model=True),
+    Key("model", "draws", "int", 1000, "NUTS draws kept per chain (advi: draws of the approximation per chain).", check=_at_least(1), per_model=True),
+    Key("model", "tune", "int", None, "NUTS warm-up iterations per chain; none is the sampler's default (nutpie 300, PyMC 1000).", check=_at_least(0), per_model=True),
+    Key("model", "chains", "int", 4, "NUTS chains (run in parallel).", check=_at_least(1), per_model=True),
+    Key("model", "target_accept", "float", 0.8, "NUTS target acceptance rate; raise it (0.95) after divergences.", check=_between_0_1, per_model=True),
+    Key("model", "sampler", "str", "auto", 'NUTS implementation: "auto" (nutpie when installed), "nutpie" or "pymc".', choices=("auto", "nutpie", "pymc"), per_model=True),
+    Key("model", "priors", "table", None, 'Bayesian priors replacing the defaults, one per parameter of the chosen models (BG/NBD r, alpha, a, b; Gamma-Gamma p, q, gamma), for example b = { distribution = "Gamma", alpha = 2, beta = 0.5 }; [model.transactions] priors = {...} for one model.', per_model=True),
+    Key("forecast", "horizon", "float", _REQUIRED, "Length of the forecast in time units (at most 1,000 years); inf for the infinite horizon.", check=_horizon),
+    Key("forecast", "discount_rate", "float", _REQUIRED, "Annual discount rate (0.15 for 15%), compounded continuously unless discounting is discrete; at least 0.001 with the infinite horizon.", check=_discount_rate),
     Key("forecast", "margin", "float", 1.0, "Share of spend that is profit; CLV is margin times discounted spend.", check=_at_least(0.0, inclusive=False)),
     Key("forecast", "ci", "float", 0.9, "Level of every interval: forecast columns, parameter intervals, holdout intervals.", check=_between_0_1),
-    Key("forecast", "n_draws", "int", 1000, "Parameter draws of each model behind the intervals.", check=_at_least(1)),
+    Key("forecast", "n_draws", "int", 1000, "Parameter draws of each model behind the intervals (at most 100,000; 10,000 with bootstrap draws, each a refit).", check=_n_draws),
+    Key("forecast", "parameter_draws", "str", "auto", 'Kind of parameter draws: "auto" (the posterior after nuts or advi, else the Laplace approximation), "laplace", "bootstrap" (refit on customers resampled with replacement, once per draw; mle only) or "posterior".', choices=("auto", "laplace", "bootstrap", "posterior")),
     Key("forecast", "predictive", "bool", True, "Also simulate each customer's future for the predictive bounds (purchases_pred_*, clv_pred_*)."),
     Key("forecast", "discounting", "str", "continuous", '"continuous" (exact) or "discrete" (once per period, as lifetimes does).', choices=("continuous", "discrete")),
-    Key("forecast", "period", "float", None, "Period of discrete discounting, in time units.", check=_at_least(0.0, inclusive=False)),
-    Key("output", "dir", "str", _REQUIRED, "Output directory, relative to the config file; created if missing."),
+    Key("forecast", "period", "float", None, "Period of discrete discounting, in time units (at most the horizon, and at most 1,000 periods in it).", check=_at_least(0.0, inclusive=False)),
+    Key("output", "dir", "str", _REQUIRED, "Output directory, relative to the config file; created if missing. A run replaces only files that a clvmodels run wrote there (its manifest.json lists them) and never the input or the config.", check=_not_empty),
     Key("output", "plots", "bool", False, "Also draw the diagnostic plots as PNG files in plots/."),
 )
 
@@ -236,6 +322,8 @@ class InputConfig:
     date_format: str | None = None
     invalid: str = "raise"
     duplicates: str = "keep"
+    #: ``amount_col`` was not set: use a column named "amount" when the file has one, else no amounts
+    amount_auto: bool = False
 
 
 @dataclass(frozen=True)
@@ -248,9 +336,15 @@ class SummaryConfig:
     calibration_end: str | None = None
 
 
+#: The ``[model]`` keys that ``[model.transactions]`` and ``[model.spend]`` may set for one model.
+PER_MODEL: tuple[str, ...] = ("penalty", "priors", "draws", "tune", "chains", "target_accept", "sampler")
+ROLES: tuple[str, ...] = ("transactions", "spend")
+
+
 @dataclass(frozen=True)
 class ModelConfig:
-    """Models and how to fit them (``[model]``)."""
+    """Models and how to fit them (``[model]``; ``[model.transactions]`` and ``[model.spend]``
+    hold one model's own settings, which override the ``[model]`` ones for that model)."""
 
     transactions: str = "bgnbd"
     spend: str = "gamma-gamma"
@@ -262,23 +356,33 @@ class ModelConfig:
     target_accept: float = 0.8
     sampler: str = "auto"
     priors: Mapping[str, Mapping[str, Any]] | None = None
+    transactions_settings: Mapping[str, Any] | None = None
+    spend_settings: Mapping[str, Any] | None = None
+
+    def own(self, role: str) -> dict[str, Any]:
+        """The settings of the ``role`` model ("transactions" or "spend"): its own table's values
+        over the ``[model]`` ones (priors: the shared ones of its parameters, then its own)."""
+        key = getattr(self, role)
+        table = dict(getattr(self, f"{role}_settings") or {})
+        values = {name: table.get(name, getattr(self, name)) for name in PER_MODEL if name != "priors"}
+        names = PARAMETERS[key]
+        priors = {k: v for k, v in (self.priors or {}).items() if k in names}
+        priors.update(table.get("priors") or {})
+        values["priors"] = priors or None
+        return values
 
     def settings(self, model: str, seed: int, progressbar: bool) -> dict[str, Any]:
-        """Keyword arguments of the estimator of ``model`` ("bgnbd" or "gamma-gamma")."""
+        """Keyword arguments of the estimator of ``model``: a role ("transactions", "spend") or a
+        registered key (the role of its kind)."""
         from .inference.bayes import Prior
+        from .models.registry import model_class
 
-        priors = None
-        if self.priors:
-            own = {k: v for k, v in self.priors.items() if k in PARAMETERS[model]}
-            priors = {k: Prior.from_dict(v) for k, v in own.items()} or None
+        role = model if model in ROLES else model_class(model).kind
+        values = self.own(role)
+        priors = values.pop("priors")
         return {
-            "penalty": self.penalty,
-            "priors": priors,
-            "draws": self.draws,
-            "tune": self.tune,
-            "chains": self.chains,
-            "target_accept": self.target_accept,
-            "sampler": self.sampler,
+            **values,
+            "priors": {k: Prior.from_dict(v) for k, v in priors.items()} if priors else None,
             "random_seed": seed,
             "progressbar": progressbar,
         }
@@ -296,6 +400,7 @@ class ForecastConfig:
     predictive: bool = True
     discounting: str = "continuous"
     period: float | None = None
+    parameter_draws: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -390,6 +495,8 @@ def _coerce(key: Key, value: Any) -> tuple[Any, str | None]:
         value = float(value)
         if math.isnan(value):
             return None, "must be a number, got nan"
+        if math.isinf(value) and (key.section, key.name) != ("forecast", "horizon"):
+            return None, f"must be a finite number, got {value!r}"
     elif kind == "str":
         if not isinstance(value, str):
             return None, f"must be {_kind_name(kind)}, {got}"
@@ -414,7 +521,9 @@ def _coerce(key: Key, value: Any) -> tuple[Any, str | None]:
     if key.check is not None:
         problem = key.check(value)
         if problem:
-            return None, f"{problem}, got {value!r}"
+            return None, problem if ", got " in problem else f"{problem}, got {value!r}"
+    if key.convert is not None:
+        value = key.convert(value)
     return value, None
 
 
@@ -427,10 +536,15 @@ def _coerce_date(value: Any, got: str) -> tuple[Any, str | None]:
         return None, "must be a local date or time without a time-zone offset (1998-06-30 or 1998-06-30T23:00:00)"
     try:
         stamp = pd.Timestamp(value)
+    except pd.errors.OutOfBoundsDatetime:
+        return None, f"is outside the supported range of dates (1677-09-22 to 2262-04-10), {got}; check the year"
     except (ValueError, TypeError):
         return None, f"is not a date, {got}; write it as 1998-06-30"
     if stamp is pd.NaT:
         return None, f"is not a date, {got}; write it as 1998-06-30"
+    # the data layer keeps dates as nanoseconds: the days inside pandas' range are supported
+    if not pd.Timestamp("1677-09-22") <= stamp < pd.Timestamp("2262-04-11"):
+        return None, f"is outside the supported range of dates (1677-09-22 to 2262-04-10), {got}; check the year"
     if stamp.tz is not None:
         return None, "must be a local date or time without a time-zone offset (1998-06-30)"
     return (value if isinstance(value, str) else value.isoformat()), None
@@ -473,20 +587,55 @@ def _unknown_key(section: str, name: str) -> str:
     return f"unknown key {name!r} in {where}" + _closest_text(name, here)
 
 
-def _check_priors(value: dict[str, Any], problems: list[str]) -> None:
-    names = [p for params in PARAMETERS.values() for p in params]
+def _check_priors(value: dict[str, Any], problems: list[str], names: list[str], where: str = "[model.priors]") -> None:
     for param, spec in value.items():
         if param not in names:
-            problems.append(f"[model.priors] has no parameter {param!r}" + _closest_text(param, names).replace("valid keys", "parameters"))
+            problems.append(f"{where} has no parameter {param!r}" + _closest_text(param, names).replace("valid keys", "parameters"))
         elif not isinstance(spec, dict) or not isinstance(spec.get("distribution"), str):
             problems.append(
-                f"[model.priors] {param} must be a table with a distribution name, for example "
+                f"{where} {param} must be a table with a distribution name, for example "
                 f'{param} = {{ distribution = "LogNormal", mu = 0.0, sigma = 1.0 }}'
             )
         else:
             bad = {k: v for k, v in spec.items() if k != "distribution" and (isinstance(v, bool) or not isinstance(v, int | float))}
             if bad:
-                problems.append(f"[model.priors] {param}: the distribution's parameters must be numbers, got {bad}")
+                problems.append(f"{where} {param}: the distribution's parameters must be numbers, got {bad}")
+
+
+def _model_tables(model: dict[str, Any], problems: list[str]) -> dict[str, dict[str, Any]]:
+    """Take the tables ``[model.transactions]`` and ``[model.spend]`` out of ``[model]``.
+
+    A table names its model with ``model = "..."`` (the default model when left out) and holds
+    that model's own settings (:data:`PER_MODEL`); the plain ``transactions = "bgnbd"`` form
+    stays valid.
+    """
+    tables: dict[str, dict[str, Any]] = {}
+    schema = {k.name: k for k in SCHEMA if k.section == "model" and k.per_model}
+    for role in ROLES:
+        table = model.get(role)
+        if not isinstance(table, dict):
+            continue
+        del model[role]
+        if "model" in table:
+            model[role] = table["model"]
+        own: dict[str, Any] = {}
+        for name, value in table.items():
+            if name == "model":
+                continue
+            key = schema.get(name)
+            if key is None:
+                problems.append(
+                    f"unknown key {name!r} in [model.{role}]" + _closest_text(name, ["model", *PER_MODEL])
+                    + ("" if name not in {k.name for k in SCHEMA if k.section == "model"} else f" ({name} applies to both models: set it in [model])")
+                )
+                continue
+            coerced, problem = _coerce(key, value)
+            if problem:
+                problems.append(f"[model.{role}] {name} {problem}")
+                continue
+            own[name] = coerced
+        tables[role] = own
+    return tables
 
 
 def parse_config(raw: Mapping[str, Any], path: str | os.PathLike, *, base: str | os.PathLike | None = None) -> RunConfig:
@@ -537,6 +686,7 @@ def parse_config(raw: Mapping[str, Any], path: str | os.PathLike, *, base: str |
                 values[name][key] = item
         else:
             values[""][name] = value
+    tables = _model_tables(values["model"], problems)
     schema = {(k.section, k.name): k for k in SCHEMA}
     settled: dict[str, dict[str, Any]] = {s: {} for s in values}
     for section, items in values.items():
@@ -549,8 +699,6 @@ def parse_config(raw: Mapping[str, Any], path: str | os.PathLike, *, base: str |
             if problem:
                 problems.append(f"{key.qualified} {problem}")
                 continue
-            if key.kind == "table":
-                _check_priors(coerced, problems)
             settled[section][name] = coerced
     for key in SCHEMA:
         if key.name in values[key.section]:
@@ -561,12 +709,17 @@ def parse_config(raw: Mapping[str, Any], path: str | os.PathLike, *, base: str |
         else:
             settled[key.section][key.name] = key.default
     if not problems:
-        _check_together(settled, problems)
+        _check_priors_of_models(settled["model"], tables, problems)
+        _check_together(settled, tables, problems)
     if problems:
         more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
         raise ConfigError(f"{path}: " + "; ".join(problems[:3]) + more)
     inp = dict(settled["input"])
     inp["path"] = (base / inp["path"]).resolve() if not Path(inp["path"]).is_absolute() else Path(inp["path"])
+    if inp["amount_col"] is None:  # not set: "amount" when the file has it
+        inp["amount_auto"] = True
+    elif not inp["amount_col"].strip():  # "": no amounts
+        inp["amount_col"] = None
     out = dict(settled["output"])
     out["dir"] = (base / out["dir"]).resolve() if not Path(out["dir"]).is_absolute() else Path(out["dir"])
     top = settled[""]
@@ -576,20 +729,93 @@ def parse_config(raw: Mapping[str, Any], path: str | os.PathLike, *, base: str |
         on_nonconvergence=top["on_nonconvergence"],
         input=InputConfig(**inp),
         summary=SummaryConfig(**settled["summary"]),
-        model=ModelConfig(**settled["model"]),
+        model=ModelConfig(**settled["model"], transactions_settings=tables.get("transactions") or None,
+                          spend_settings=tables.get("spend") or None),
         forecast=ForecastConfig(**settled["forecast"]),
         output=OutputConfig(**out),
     )
 
 
-def _check_together(s: dict[str, dict[str, Any]], problems: list[str]) -> None:
+def _check_priors_of_models(model: dict[str, Any], tables: dict[str, dict[str, Any]], problems: list[str]) -> None:
+    """Priors name parameters of the chosen models (``[model.priors]``: of either model)."""
+    if model.get("priors"):
+        names = [*PARAMETERS[model["transactions"]], *PARAMETERS[model["spend"]]]
+        _check_priors(model["priors"], problems, names)
+    for role, table in tables.items():
+        if table.get("priors"):
+            _check_priors(table["priors"], problems, list(PARAMETERS[model[role]]), f"[model.{role}] priors")
+
+
+def forecast_problems(fc: Mapping[str, Any], unit: str) -> list[str]:
+    """What is wrong with the forecast settings ``fc`` (``[forecast]`` keys: horizon,
+    discount_rate, discounting, period) in time unit ``unit``: ranges that cannot be computed
+    or would exhaust the machine, each naming the key and its value. The command line's
+    ``forecast`` applies the same rules.
+
+    Examples
+    --------
+    >>> forecast_problems({"horizon": 1e9, "discount_rate": 0.1, "discounting": "continuous", "period": None}, "W")[0][:60]
+    '[forecast] horizon = 1e+09 weeks is 1.916e+07 years, more th'
+    """
+    problems: list[str] = []
+    unit_name = {"h": "hours", "D": "days", "W": "weeks", "M": "months", "Y": "years"}.get(unit, unit)
+    horizon, rate = fc["horizon"], fc["discount_rate"]
+    if math.isfinite(horizon):
+        years = _years(horizon, unit)
+        if years > MAX_HORIZON_YEARS:
+            problems.append(
+                f"[forecast] horizon = {horizon:g} {unit_name} is {years:,.4g} years, more than the {MAX_HORIZON_YEARS:,.0f} years "
+                "supported; for a customer's whole lifetime write horizon = inf with a positive discount_rate"
+            )
+        elif abs(math.log1p(rate)) * years > 700:
+            problems.append(
+                f"[forecast] discount_rate = {rate:g} over a horizon of {horizon:g} {unit_name} ({years:,.4g} years) makes a discount "
+                "factor beyond floating point; shorten the horizon or use a smaller rate"
+            )
+    if fc["discounting"] == "discrete":
+        period = fc["period"]
+        if period is None:
+            problems.append('[forecast] discounting = "discrete" needs period = ... (in time units)')
+        if math.isinf(horizon):
+            problems.append('[forecast] discounting = "discrete" needs a finite horizon, got horizon = inf')
+        elif period is not None:
+            if period > horizon:
+                problems.append(f"[forecast] period = {period:g} {unit_name} is longer than the horizon ({horizon:g} {unit_name}); use a period of at most the horizon")
+            elif horizon / period > MAX_PERIODS:
+                problems.append(
+                    f"[forecast] period = {period:g} {unit_name} makes {math.ceil(horizon / period - 1e-9):,} discounting periods over the horizon of "
+                    f"{horizon:g} {unit_name}; at most {MAX_PERIODS:,} are supported (each adds work for every customer and draw): "
+                    f"use period >= {horizon / MAX_PERIODS:.4g}, or discounting = \"continuous\""
+                )
+    elif fc["period"] is not None:
+        problems.append('[forecast] period applies to discounting = "discrete" only; remove it')
+    if math.isinf(horizon) and rate < MIN_RATE_INFINITE_HORIZON:
+        problems.append(
+            f"[forecast] horizon = inf needs discount_rate >= {MIN_RATE_INFINITE_HORIZON:g} (0.1% a year), got {rate:g}: "
+            + ("without discounting the value of an endless future is infinite" if rate <= 0 else
+               "a smaller rate makes the value depend on purchases thousands of years ahead")
+            + "; give a finite horizon or a larger rate"
+        )
+    return problems
+
+
+def _years(value: float, unit: str) -> float:
+    from .units import unit_days
+
+    return value * unit_days(unit) / 365.25
+
+
+def _check_together(s: dict[str, dict[str, Any]], tables: dict[str, dict[str, Any]], problems: list[str]) -> None:
     """Rules that involve several keys."""
+    from .units import normalize_unit
+
     inp, summ, model, fc = s["input"], s["summary"], s["model"], s["forecast"]
+    unit = normalize_unit(summ["time_unit"])
     if not inp["header"] and inp["columns"] is None:
         problems.append("[input] header = false needs [input] columns = [...] naming the file's columns in order")
     if inp["header"] and inp["columns"] is not None:
         problems.append("[input] columns names the columns of a file without a header line: set header = false, or remove columns to use the file's header")
-    cols = [inp["customer_col"], inp["date_col"], inp["amount_col"]]
+    cols = [c for c in (inp["customer_col"], inp["date_col"], inp["amount_col"]) if c]
     if len(set(cols)) < len(cols):
         problems.append(f"[input] customer_col, date_col and amount_col must be three different columns, got {cols}")
     if inp["columns"] is not None and len(set(inp["columns"])) < len(inp["columns"]):
@@ -602,17 +828,20 @@ def _check_together(s: dict[str, dict[str, Any]], problems: list[str]) -> None:
                 f"[summary] calibration_end ({summ['calibration_end']}) must be before observation_end "
                 f"({summ['observation_end']}): the holdout period lies between them"
             )
-    if model["method"] != "mle" and model["penalty"] != 0.0:
-        problems.append(f"[model] penalty applies to method = \"mle\" only; with method = {model['method']!r} set priors instead")
-    if fc["discounting"] == "discrete":
-        if fc["period"] is None:
-            problems.append('[forecast] discounting = "discrete" needs period = ... (in time units)')
-        if math.isinf(fc["horizon"]):
-            problems.append('[forecast] discounting = "discrete" needs a finite horizon')
-    elif fc["period"] is not None:
-        problems.append('[forecast] period applies to discounting = "discrete" only; remove it')
-    if math.isinf(fc["horizon"]) and fc["discount_rate"] <= 0:
-        problems.append("[forecast] horizon = inf needs a positive discount_rate, or the value is infinite")
+    if model["method"] != "mle":
+        for where, penalty in (("[model]", model["penalty"]), *((f"[model.{r}]", t.get("penalty", 0.0)) for r, t in tables.items())):
+            if penalty != 0.0:
+                problems.append(f"{where} penalty = {penalty:g} applies to method = \"mle\" only; with method = {model['method']!r} set priors instead")
+    draws = fc["parameter_draws"]
+    if draws in ("laplace", "bootstrap") and model["method"] in ("nuts", "advi"):
+        problems.append(f"[forecast] parameter_draws = {draws!r} approximates a maximum-likelihood fit; with method = {model['method']!r} the posterior draws are the uncertainty: set parameter_draws = \"auto\"")
+    if draws == "bootstrap" and model["method"] == "map":
+        problems.append('[forecast] parameter_draws = "bootstrap" refits by maximum likelihood: it needs method = "mle"')
+    if draws == "posterior" and model["method"] not in ("nuts", "advi"):
+        problems.append(f'[forecast] parameter_draws = "posterior" needs method = "nuts" or "advi", got method = {model["method"]!r}')
+    if draws == "bootstrap" and fc["n_draws"] > MAX_BOOTSTRAP_DRAWS:
+        problems.append(f"[forecast] n_draws = {fc['n_draws']:,} with parameter_draws = \"bootstrap\" would refit each model {fc['n_draws']:,} times; use at most {MAX_BOOTSTRAP_DRAWS:,}")
+    problems.extend(forecast_problems(fc, unit))
 
 
 def load_config(path: str | os.PathLike) -> RunConfig:
@@ -635,6 +864,8 @@ def load_config(path: str | os.PathLike) -> RunConfig:
     """
     path = Path(path)
     try:
+        if path.exists() and not path.is_dir() and not stat.S_ISREG(path.stat().st_mode):
+            raise ConfigError(f"{path} is not a regular file (a pipe, device or socket); give the path of a .toml config file")
         data = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such config file; check the path (see examples/cdnow.toml for one)") from None
@@ -643,7 +874,7 @@ def load_config(path: str | os.PathLike) -> RunConfig:
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the config file ({exc.strerror})") from None
     try:
-        text = data.decode("utf-8")
+        text = data.decode("utf-8-sig")  # an editor's byte-order mark is not part of the TOML
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: a TOML file must be UTF-8 text, but byte {data[exc.start]:#04x} at offset {exc.start} is not; save it as UTF-8") from None
     try:

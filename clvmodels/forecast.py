@@ -185,11 +185,12 @@ class Forecast:
         lo, hi = (1 - ci) / 2, (1 + ci) / 2
         rows = {}
         for name in self.cohort_draws.columns:
-            draws = self.cohort_draws[name]
+            draws = self.cohort_draws[name].to_numpy(dtype=np.float64)
+            lower, upper = _quantiles(draws[:, None], ci)  # infinite draws give infinite bounds
             rows[name] = {
                 "estimate": float(self.frame[name].sum()),
-                "lower": float(draws.quantile(lo)),
-                "upper": float(draws.quantile(hi)),
+                "lower": float(lower[0]),
+                "upper": float(upper[0]),
             }
         table = pd.DataFrame(rows).T
         table.index.name = "cohort_total"
@@ -270,29 +271,25 @@ class Forecast:
             estimate = point(name)
             if total:
                 table[f"{name}_total"] = estimate
-                table[f"{name}_total_lower"] = np.quantile(draws, lo, axis=0)
-                table[f"{name}_total_upper"] = np.quantile(draws, hi, axis=0)
+                table[f"{name}_total_lower"], table[f"{name}_total_upper"] = _quantiles(draws, ci)
                 simulated = self.segment_draws.get(f"{'purchases' if name == 'expected_purchases' else name}_simulated")
                 if simulated is not None:
                     sims = simulated @ matrix
-                    table[f"{name}_total_pred_lower"] = np.quantile(sims, lo, axis=0)
-                    table[f"{name}_total_pred_upper"] = np.quantile(sims, hi, axis=0)
+                    table[f"{name}_total_pred_lower"], table[f"{name}_total_pred_upper"] = _quantiles(sims, ci)
                 if name in (value, "net_clv"):
                     table[f"{name}_mean"] = estimate / customers
                     table[f"{name}_mean_lower"] = table[f"{name}_total_lower"] / customers
                     table[f"{name}_mean_upper"] = table[f"{name}_total_upper"] / customers
             else:
                 table[f"{name}_mean"] = estimate / customers
-                table[f"{name}_mean_lower"] = np.quantile(draws / customers, lo, axis=0)
-                table[f"{name}_mean_upper"] = np.quantile(draws / customers, hi, axis=0)
+                table[f"{name}_mean_lower"], table[f"{name}_mean_upper"] = _quantiles(draws / customers, ci)
         if "acquisition_cost" in self.segment_cells.columns and value == "clv":
             acquisition = (self.segment_cells["acquisition_cost"].to_numpy(dtype=np.float64) @ matrix) / customers
             table["acquisition_cost_mean"] = acquisition
             with np.errstate(divide="ignore", invalid="ignore"):
                 ratio_draws = (self.segment_draws["clv"] @ matrix) / customers / acquisition
                 table["clv_to_acquisition"] = table["clv_mean"] / acquisition
-            table["clv_to_acquisition_lower"] = np.quantile(ratio_draws, lo, axis=0)
-            table["clv_to_acquisition_upper"] = np.quantile(ratio_draws, hi, axis=0)
+            table["clv_to_acquisition_lower"], table["clv_to_acquisition_upper"] = _quantiles(ratio_draws, ci)
         table.attrs["ci"] = ci
         return table
 
@@ -342,8 +339,8 @@ class Forecast:
                 f"mean_a": mean_a,
                 f"mean_b": mean_b,
                 "difference": mean_a - mean_b,
-                "difference_lower": float(np.quantile(difference, (1 - ci) / 2)),
-                "difference_upper": float(np.quantile(difference, (1 + ci) / 2)),
+                "difference_lower": float(_quantiles(difference[:, None], ci)[0][0]),
+                "difference_upper": float(_quantiles(difference[:, None], ci)[1][0]),
                 "prob_a_greater": float(np.mean(difference > 0)),
                 "quantity": f"{value} per customer",
                 "ci": ci,
@@ -406,7 +403,7 @@ def _quantiles(values: np.ndarray, ci: float, method: Literal["linear", "inverte
     ``"linear"`` interpolates between order statistics; ``"inverted_cdf"`` returns the
     smallest value whose empirical distribution function reaches the level (whole purchases).
     """
-    ordered = np.ascontiguousarray(values.T)
+    ordered = np.array(values.T, order="C")  # a copy: the rows are sorted in place
     ordered.sort(axis=1)
     n = ordered.shape[1]
     bounds = []
@@ -962,7 +959,7 @@ def forecast(
     for name, values in out.items():
         if predictive or "_pred_" not in name:
             frame[name] = values[pattern]
-    missing = [name for name, values in out.items() if np.isnan(values).any()]
+    missing = [name for name, values in out.items() if (predictive or "_pred_" not in name) and np.isnan(values).any()]
     if missing:
         raise FloatingPointError(
             f"the forecast could not be computed for some customers ({', '.join(missing)} undefined) at the "

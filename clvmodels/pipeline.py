@@ -17,8 +17,14 @@ directory one ``os.replace`` at a time only when every output is complete, the m
   the next run removes it);
 * the final step is a handful of renames; each file is replaced whole (a reader sees the old
   or the new file, never a mix), and the manifest lists the SHA-256 of every file of its run;
-* files that the previous manifest listed and this run did not write (plots switched off, no
-  more holdout) are removed after the new manifest is in place; nothing else is touched;
+* only files that a clvmodels run wrote are replaced or removed: an existing file is replaced
+  only when the clvmodels manifest in the output directory lists it (otherwise the run refuses,
+  exit 2, before any work); a file that manifest listed and this run did not write (plots
+  switched off, no more holdout) is removed after the new manifest is in place, and only when
+  its bytes still have the listed SHA-256, it is a regular file inside the output directory (no
+  ``..``, absolute path or symbolic link), its name is one a run writes, and it is neither the
+  run's input nor its config; nothing else is touched (a stale staging folder is removed only
+  when it carries the marker file a run puts in its own);
 * SIGTERM or SIGINT during those renames takes effect once they are done, so only SIGKILL or
   a power cut can leave two runs' files mixed (the manifest's SHA-256s then tell);
 * two runs on one output directory never interleave: a run holds an exclusive lock
@@ -36,8 +42,10 @@ import logging
 import math
 import os
 import platform
+import datetime as dt
 import re
 import shutil
+import stat
 import sys
 import tempfile
 import time
@@ -76,6 +84,16 @@ __all__ = [
     "load_model_file",
     "run_forecast",
     "check_writable",
+    "check_time_units",
+    "check_forecast_memory",
+    "check_forecast_work",
+    "choose_parameter_draws",
+    "config_terms",
+    "is_output_name",
+    "label",
+    "previous_outputs",
+    "resolve_amount",
+    "StagedOutput",
     "run",
     "MANIFEST_VERSION",
 ]
@@ -184,6 +202,8 @@ class Journal:
     warnings: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     convergence: list[str] = field(default_factory=list)
+    #: say ``--date-format`` (command line options) rather than ``[input] date_format``
+    cli: bool = False
 
     def take_convergence(self) -> str | None:
         """The convergence warnings of the last step, once (:func:`check_converged` reports them)."""
@@ -212,12 +232,12 @@ class Journal:
                 self.timings[name] = round(self.timings.get(name, 0.0) + seconds, 4)
                 self.log.debug(f"step {name}: {seconds:.3f} s")
                 for item in caught:
-                    text = one_line(f"{item.category.__name__}: {item.message}")
+                    text = config_terms(one_line(f"{item.category.__name__}: {item.message}"), self.cli)
                     if issubclass(item.category, ClvWarning):
                         if text not in self.warnings:
                             self.warnings.append(text)
                             if issubclass(item.category, ConvergenceWarning):
-                                self.convergence.append(one_line(str(item.message)))
+                                self.convergence.append(config_terms(one_line(str(item.message)), self.cli))
                             else:
                                 self.log.warning(text)
                     else:
@@ -236,16 +256,26 @@ class Transactions:
     sha256: str
     n_bytes: int
     format: str
+    compression: str | None = None
 
 
-def _file_format(spec: InputConfig) -> str:
+def _file_format(spec: InputConfig, compression: str | None = None) -> str:
     if spec.format != "auto":
         return spec.format
-    return "parquet" if spec.path.suffix.lower() in (".parquet", ".pq") else "csv"
+    suffixes = [s.lower() for s in spec.path.suffixes]
+    if compression and suffixes:
+        suffixes = suffixes[:-1]
+    return "parquet" if suffixes and suffixes[-1] in (".parquet", ".pq") else "csv"
 
 
 def _read_bytes(path: Path, what: str, fix: str) -> bytes:
+    """The bytes of a regular file; a pipe, device or socket is refused before reading (it could
+    block forever or never end, as ``/dev/zero`` does)."""
     try:
+        mode = path.stat().st_mode
+        if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+            kind = "a named pipe (FIFO)" if stat.S_ISFIFO(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode) else "not a regular file"
+            raise InputError(f"{shown(path)} is {kind}, not a {what}: a run reads a regular file whole (and hashes it); {fix}")
         return path.read_bytes()
     except FileNotFoundError:
         raise InputError(f"{shown(path)}: no such {what}; {fix}") from None
@@ -295,7 +325,9 @@ def read_transactions(spec: InputConfig) -> Transactions:
     name = shown(path)
     data = _read_bytes(path, "transaction file", "check [input] path (relative to the config file) or the TRANSACTIONS argument")
     digest = hashlib.sha256(data).hexdigest()
-    fmt = _file_format(spec)
+    n_bytes = len(data)
+    data, compression = _decompress(data, name)
+    fmt = _file_format(spec, compression)
     if not data.strip():
         raise InputError(
             f"{name} is empty ({len(data)} bytes); expected a header line and one row per transaction "
@@ -311,7 +343,49 @@ def read_transactions(spec: InputConfig) -> Transactions:
             f"{name} has {what} ({', '.join(map(str, frame.columns))}) but no rows: 0 transactions to "
             "summarise (did the export that writes it fail?)"
         )
-    return Transactions(frame, path, digest, len(data), fmt)
+    return Transactions(frame, path, digest, n_bytes, fmt, compression)
+
+
+#: Magic bytes of the compressed files read (decompressed in memory; the hash is of the file).
+_COMPRESSED = {b"\x1f\x8b": "gzip", b"BZh": "bz2", b"\xfd7zXZ\x00": "xz", b"PK\x03\x04": "zip"}
+
+
+def _decompress(data: bytes, name: str) -> tuple[bytes, str | None]:
+    """The file's content: a gzip, bz2, xz or single-member zip file is decompressed."""
+    kind = next((k for magic, k in _COMPRESSED.items() if data.startswith(magic)), None)
+    if kind == "bz2" and data[4:10] != b"1AY&SY":  # "BZh" opening a text file is not bzip2
+        kind = None
+    if kind is None:
+        return data, None
+    try:
+        if kind == "gzip":
+            import gzip
+
+            return gzip.decompress(data), kind
+        if kind == "bz2":
+            import bz2
+
+            return bz2.decompress(data), kind
+        if kind == "xz":
+            import lzma
+
+            return lzma.decompress(data), kind
+        import zipfile
+
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            if "[Content_Types].xml" in archive.namelist():
+                raise InputError(f"{name} is an Office document (an Excel workbook?), not a CSV or Parquet file; export the sheet as CSV")
+            members = [m for m in archive.infolist() if not m.is_dir()]
+            if len(members) != 1:
+                raise InputError(
+                    f"{name} is a zip archive of {len(members)} files; a run reads one transaction file: "
+                    "extract it and set [input] path to it"
+                )
+            return archive.read(members[0]), kind
+    except InputError:
+        raise
+    except Exception as exc:  # damaged archives raise many kinds of errors
+        raise InputError(f"{name} looks {kind}-compressed but cannot be decompressed ({type(exc).__name__}: {one_line(str(exc))}); is the file complete?") from None
 
 
 def _read_parquet(data: bytes, name: str) -> pd.DataFrame:
@@ -325,20 +399,70 @@ def _read_parquet(data: bytes, name: str) -> pd.DataFrame:
         raise InputError(f"{name}: not a readable Parquet file ({type(exc).__name__}: {one_line(str(exc))}); set [input] format = \"csv\" if it is text") from None
 
 
+def _first_fields(text: str, spec: InputConfig) -> list[str] | None:
+    """The fields of the first non-blank line (the header, or the first row), as the CSV reader
+    splits them; ``None`` for a file of blank lines."""
+    import csv
+
+    line = next((ln for ln in text.splitlines() if ln.strip()), None)
+    if line is None:
+        return None
+    if spec.separator == "whitespace":
+        return line.split()
+    try:
+        return [f.strip() for f in next(csv.reader([line], delimiter=spec.separator, skipinitialspace=True))]
+    except (csv.Error, StopIteration):
+        return None
+
+
+def _check_fields(text: str, spec: InputConfig, name: str) -> None:
+    """Refuse a header naming one used column twice, and a ``columns`` list of another length
+    than the file's rows (pandas would silently use the first column, or shift the columns)."""
+    fields = _first_fields(text, spec)
+    if fields is None:
+        return
+    if spec.header:
+        seen: dict[str, int] = {}
+        for f in fields:
+            seen[f] = seen.get(f, 0) + 1
+        used = [c for c in (spec.customer_col, spec.date_col, spec.amount_col) if c]
+        twice = [c for c in used if seen.get(c, 0) > 1]
+        if twice:
+            raise InputError(
+                f"{name}: the header names column {twice[0]!r} {seen[twice[0]]} times ({', '.join(fields)}); which one to use "
+                "is ambiguous: rename the columns in the file, or set header = false and name them in [input] columns"
+            )
+    elif spec.columns is not None and len(fields) != len(spec.columns):
+        raise InputError(
+            f"{name}: the first line has {len(fields)} fields but [input] columns (--columns) names {len(spec.columns)} "
+            f"({', '.join(spec.columns)}); name every column of the file in order"
+        )
+
+
 def _read_csv(text: str, spec: InputConfig, name: str) -> pd.DataFrame:
     sep = r"\s+" if spec.separator == "whitespace" else spec.separator
     as_text = {spec.customer_col: "str", spec.date_col: "str"}
+    _check_fields(text, spec, name)
     try:
-        frame = pd.read_csv(
-            io.StringIO(text),
-            sep=sep,
-            header=0 if spec.header else None,
-            names=list(spec.columns) if spec.columns is not None else None,
-            dtype=as_text,
-            decimal=spec.decimal,
-            skipinitialspace=True,
-            low_memory=False,
-        )
+        with warnings.catch_warnings():
+            # rows longer than the header: pandas would drop their extra fields with a warning
+            warnings.filterwarnings("error", category=pd.errors.ParserWarning)
+            frame = pd.read_csv(
+                io.StringIO(text),
+                sep=sep,
+                header=0 if spec.header else None,
+                names=list(spec.columns) if spec.columns is not None else None,
+                dtype=as_text,
+                decimal=spec.decimal,
+                skipinitialspace=True,
+                low_memory=False,
+                index_col=False,
+            )
+    except pd.errors.ParserWarning:
+        raise InputError(
+            f"{name}: its rows have more fields than the header line names ({len(_first_fields(text, spec) or [])}); "
+            "every row must have one field per column: check [input] separator (--sep) and the header"
+        ) from None
     except pd.errors.EmptyDataError:
         raise InputError(f"{name} has no columns (only blank lines); expected a header line and one row per transaction") from None
     except (pd.errors.ParserError, ValueError) as exc:
@@ -360,7 +484,18 @@ def _read_csv(text: str, spec: InputConfig, name: str) -> pd.DataFrame:
 # -- summarising ----------------------------------------------------------------------------------
 
 
-def summarize(tx: Transactions, spec: InputConfig, period: SummaryConfig, *, calibration: bool = False) -> pd.DataFrame:
+def resolve_amount(spec: InputConfig, tx: Transactions) -> InputConfig:
+    """``spec`` with its amount column settled: with ``amount_auto`` (``[input] amount_col`` not
+    set), "amount" when the file has such a column, else none (a forecast of purchases only)."""
+    import dataclasses
+
+    if not spec.amount_auto:
+        return spec
+    amount = "amount" if "amount" in tx.frame.columns else None
+    return dataclasses.replace(spec, amount_col=amount, amount_auto=False)
+
+
+def summarize(tx: Transactions, spec: InputConfig, period: SummaryConfig, *, calibration: bool = False, cli: bool = False) -> pd.DataFrame:
     """The per-customer summary of the transactions (:func:`clvmodels.rfm_summary`).
 
     With ``calibration``, the calibration and holdout summary
@@ -386,7 +521,7 @@ def summarize(tx: Transactions, spec: InputConfig, period: SummaryConfig, *, cal
             return calibration_holdout_split(tx.frame, calibration_end=period.calibration_end, **kwargs)
         return rfm_summary(tx.frame, **kwargs)
     except (ValueError, TypeError) as exc:
-        raise InputError(f"{shown(tx.path)}: {one_line(str(exc))}") from exc
+        raise InputError(f"{shown(tx.path)}: {config_terms(one_line(str(exc)), cli)}") from exc
 
 
 def _header_lines(settings: dict[str, Any]) -> str:
@@ -456,6 +591,20 @@ def read_summary(path: str | os.PathLike, time_unit: str | None = None) -> pd.Da
             raise InputError(f"--time-unit: {exc}") from None
     if not attrs.get("time_unit"):
         raise InputError(f"{name} does not say its time unit (no '# time_unit: ...' line); pass --time-unit (the unit of its recency and T)")
+    from .units import normalize_unit
+
+    try:
+        attrs["time_unit"] = normalize_unit(attrs["time_unit"])
+    except ValueError as exc:
+        raise InputError(f"{name}: its '# time_unit: {attrs['time_unit']}' line: {config_terms(one_line(str(exc)), True)} Pass --time-unit") from None
+    for key in ("observation_end", "calibration_end"):
+        if attrs.get(key) in ("None", ""):
+            attrs.pop(key)
+        elif key in attrs:
+            try:
+                pd.Timestamp(attrs[key]).as_unit("ns")
+            except (ValueError, TypeError, OverflowError):
+                raise InputError(f"{name}: its '# {key}: {attrs[key]}' line is not a date; remove the line or correct it") from None
     attrs.pop("clvmodels", None)
     frame.attrs = attrs
     return frame
@@ -463,14 +612,27 @@ def read_summary(path: str | os.PathLike, time_unit: str | None = None) -> pd.Da
 
 # -- models ---------------------------------------------------------------------------------------
 
-LABELS = {"bgnbd": "BG/NBD", "gamma-gamma": "Gamma-Gamma"}
 _UNITS = {"h": "hours", "D": "days", "W": "weeks", "M": "months", "Y": "years"}
 
 
-def _estimator(model: str, settings: dict[str, Any]) -> Any:
-    from . import BetaGeo, GammaGamma
+def model_class(key: str, kind: str | None = None) -> type:
+    """The registered class of model ``key`` (:mod:`clvmodels.models.registry`); an unknown
+    model is an :class:`InputError` listing the registered ones."""
+    from .models.registry import model_class as lookup
 
-    return {"bgnbd": BetaGeo, "gamma-gamma": GammaGamma}[model](**settings)
+    try:
+        return lookup(key, kind)
+    except ValueError as exc:
+        raise InputError(one_line(str(exc))) from None
+
+
+def label(model: Any) -> str:
+    """The display name of a model key, class or estimator (``"BG/NBD"``)."""
+    return str(model_class(model).display_name if isinstance(model, str) else getattr(model, "display_name", type(model).__name__))
+
+
+def _estimator(model: str, settings: dict[str, Any]) -> Any:
+    return model_class(model)(**settings)
 
 
 def convergence_problems(model: Any) -> list[str]:
@@ -484,22 +646,23 @@ def convergence_problems(model: Any) -> list[str]:
     return problems or ["the fit's convergence criteria were not met"]
 
 
-def fit_model(model: str, data: pd.DataFrame, method: str, settings: dict[str, Any], source: str) -> Any:
-    """Fit model ``"bgnbd"`` or ``"gamma-gamma"`` by ``method``; data errors become :class:`InputError`."""
+def fit_model(model: str, data: pd.DataFrame, method: str, settings: dict[str, Any], source: str, *, cli: bool = False) -> Any:
+    """Fit the registered model ``model`` by ``method``; data errors become :class:`InputError`."""
     estimator = _estimator(model, settings)
     try:
         return estimator.fit(data, method=method)
     except ImportError as exc:
         raise InputError(f"method {method!r} needs the Bayesian extras ({exc}); install them, or use method \"mle\"") from None
     except (ValueError, TypeError) as exc:
-        raise InputError(f"{source}: {LABELS[model]}: {one_line(str(exc))}") from exc
+        raise InputError(f"{source}: {label(model)}: {config_terms(one_line(str(exc)), cli)}") from exc
 
 
-def check_converged(model: Any, label: str, policy: str, log: logging.Logger, detail: str | None = None) -> None:
+def check_converged(model: Any, label: str, policy: str, log: logging.Logger, detail: str | None = None, *, cli: bool = True) -> None:
     """Apply ``on_nonconvergence``: raise :class:`NotConvergedError` (``"fail"``) or log (``"warn"``).
 
     ``detail`` is the fit's own convergence warning (with its advice); without it the
-    problems recorded by the fit are reported.
+    problems recorded by the fit are reported. ``cli``: advise the command line's option
+    rather than the config's key.
     """
     problems = convergence_problems(model)
     if not problems:
@@ -507,40 +670,134 @@ def check_converged(model: Any, label: str, policy: str, log: logging.Logger, de
     text = f"{label} did not converge: {detail or one_line('; '.join(problems))}"
     text = text if text.endswith(".") else text + "."
     if policy == "fail":
+        how = "pass --on-nonconvergence warn" if cli else "set on_nonconvergence = \"warn\" at the top of the config"
         raise NotConvergedError(
-            f"{text} Nothing was written. Fix the data or the settings, or set on_nonconvergence = \"warn\" "
-            "(--on-nonconvergence warn) to write the outputs anyway, marked as not converged."
+            f"{text} Nothing was written. Fix the data or the settings, or {how} to write the outputs anyway, "
+            "marked as not converged."
         )
     log.warning(f"{text} Writing the outputs anyway (on_nonconvergence = \"warn\").")
 
 
-def load_model_file(path: str | os.PathLike, model: str) -> Any:
-    """Load a model file and check that it holds ``model`` ("bgnbd" or "gamma-gamma")."""
-    from . import BetaGeo, GammaGamma
+def load_model_file(path: str | os.PathLike, kind: str) -> Any:
+    """Load a model file and check that it holds a registered model of ``kind``
+    ("transactions" or "spend"; a registered key is accepted too, and must match)."""
+    from .io import load_model
+    from .models.registry import KINDS, registered
 
     path = Path(path)
-    cls = {"bgnbd": BetaGeo, "gamma-gamma": GammaGamma}[model]
+    name = shown(path)
+    wanted = None if kind in KINDS else model_class(kind)
+    kind = kind if kind in KINDS else wanted.kind
+    keys = ", ".join(f"{k!r} ({c.display_name})" for k, c in registered(kind).items())
+    _read_bytes(path, "model file", f"make one with clvmodels fit --model {{{','.join(registered(kind))}}}")  # exists, regular
     try:
-        return cls.load(path)
-    except FileNotFoundError:
-        raise InputError(f"{shown(path)}: no such model file; make one with clvmodels fit --model {model}") from None
-    except (ValueError, OSError) as exc:
-        raise InputError(one_line(str(exc))) from None
+        model = load_model(path)
+    except (ValueError, OSError, RecursionError) as exc:
+        text = "the file is nested too deeply to be a model file" if isinstance(exc, RecursionError) else one_line(str(exc))
+        raise InputError(f"{name}: {text}" if name not in text else text) from None
+    except Exception as exc:  # noqa: BLE001 - a model file is input: whatever breaks reading it is bad input
+        raise InputError(f"{name}: not a readable clvmodels model file ({type(exc).__name__}: {one_line(str(exc))}); "
+                         "make one with clvmodels fit") from None
+    if getattr(model, "kind", None) != kind or (wanted is not None and type(model) is not wanted):
+        what = f"a {model.kind} model" if getattr(model, "kind", None) else "no model this option takes"
+        raise InputError(
+            f"{name} holds a {type(model).__name__} model ({label(model)}, {what}), not a {kind} model; "
+            f"{kind} models: {keys}"
+        )
+    return model
 
 
-def run_forecast(transactions_model: Any, spend_model: Any, data: pd.DataFrame, settings: dict[str, Any], source: str) -> Any:
-    """:func:`clvmodels.forecast`; its errors become :class:`InputError`, or
-    :class:`NotConvergedError` when a model that did not converge is the cause."""
+def check_time_units(model: Any, data: pd.DataFrame, model_path: str, data_name: str, *, cli: bool = True) -> None:
+    """Refuse a model fitted in one time unit applied to a summary in another (its rates are
+    per time unit: mixing them gives wrong answers without a word)."""
+    fitted = getattr(model, "time_unit_", None)
+    given = data.attrs.get("time_unit")
+    if fitted and given and str(fitted) != str(given):
+        fix = (f"summarise with --time-unit {fitted} (or refit the model on this summary)" if cli
+               else f"set time_unit = \"{fitted}\" in [summary] (or refit)")
+        raise InputError(
+            f"time units differ: the {label(model)} model in {model_path} was fitted on a summary in "
+            f"{_UNITS.get(str(fitted), fitted)} ({fitted!r}) but {data_name} is in {_UNITS.get(str(given), given)} ({given!r}); "
+            f"its rates are per {_UNITS.get(str(fitted), fitted)[:-1]}: {fix}"
+        )
+
+
+def run_forecast(
+    transactions_model: Any, spend_model: Any, data: pd.DataFrame, settings: dict[str, Any], source: str, *, cli: bool = False
+) -> Any:
+    """:func:`clvmodels.forecast` (``spend_model=None``: purchases only); its errors become
+    :class:`InputError`, or :class:`NotConvergedError` when a model that did not converge is
+    the cause."""
     from . import forecast
 
     try:
         return forecast(transactions_model, spend_model, data, **settings)
-    except (ValueError, TypeError) as exc:
-        unconverged = [m for m in (transactions_model, spend_model) if not getattr(m, "converged_", True)]
+    except (ValueError, TypeError, ArithmeticError) as exc:
+        text = config_terms(one_line(str(exc)), cli)
+        unconverged = [m for m in (transactions_model, spend_model) if m is not None and not getattr(m, "converged_", True)]
+        if isinstance(exc, ArithmeticError) and not unconverged:
+            raise  # a numerical failure at converged estimates is a bug: reported as an internal error
         if unconverged:
-            names = ", ".join(type(m).__name__ for m in unconverged)
-            raise NotConvergedError(f"cannot forecast: {names} did not converge ({one_line(str(exc))})") from exc
-        raise InputError(f"{source}: forecast: {one_line(str(exc))}") from exc
+            names = ", ".join(label(m) for m in unconverged)
+            raise NotConvergedError(f"cannot forecast: {names} did not converge ({text})") from exc
+        raise InputError(f"{source}: forecast: {text}") from exc
+    except MemoryError:
+        fix = "pass fewer --draws or --no-predictive" if cli else "set fewer [forecast] n_draws, or predictive = false"
+        raise InputError(f"{source}: forecast: not enough memory for {settings.get('n_draws')} draws of {len(data):,} customers; {fix}") from None
+
+
+#: Library argument -> (config key's table, the key, the command line's option).
+_TERMS: dict[str, tuple[str, str, str]] = {
+    "date_format": ("input", "date_format", "--date-format"),
+    "customer_col": ("input", "customer_col", "--customer-col"),
+    "date_col": ("input", "date_col", "--date-col"),
+    "amount_col": ("input", "amount_col", "--amount-col"),
+    "invalid": ("input", "invalid", "--invalid"),
+    "duplicates": ("input", "duplicates", "--duplicates"),
+    "observation_end": ("summary", "observation_end", "--observation-end"),
+    "calibration_end": ("summary", "calibration_end", "--calibration-end"),
+    "time_unit": ("summary", "time_unit", "--time-unit"),
+    "resolution": ("summary", "resolution", "--resolution"),
+    "horizon": ("forecast", "horizon", "--horizon"),
+    "discount_rate": ("forecast", "discount_rate", "--discount-rate"),
+    "margin": ("forecast", "margin", "--margin"),
+    "ci": ("forecast", "ci", "--ci"),
+    "n_draws": ("forecast", "n_draws", "--draws"),
+    "period": ("forecast", "period", "--period"),
+    "discounting": ("forecast", "discounting", "--discounting"),
+    "random_seed": ("", "seed", "--seed"),
+    "penalty": ("model", "penalty", "--penalty"),
+}
+_TERM = re.compile(r"\b([Pp]ass\s+)?(" + "|".join(_TERMS) + r")=('[^']*'|\"[^\"]*\"|[\w.+-]+)?")
+
+
+def config_terms(text: str, cli: bool = False) -> str:
+    """A library message in the words of the batch job: ``date_format=`` becomes
+    ``[input] date_format`` (or ``--date-format`` on the command line).
+
+    Examples
+    --------
+    >>> config_terms("dates as numbers: pass date_format= (for example date_format='%Y%m%d').")
+    'dates as numbers: set [input] date_format (for example [input] date_format = "%Y%m%d").'
+    >>> config_terms("Pass invalid='drop' to exclude such rows.", cli=True)
+    'Use --invalid drop to exclude such rows.'
+    """
+
+    def term(match: re.Match[str]) -> str:
+        verb, name, value = match.group(1), match.group(2), match.group(3)
+        section, key, flag = _TERMS[name]
+        if cli:
+            out = flag + (f" {value.strip(chr(39) + chr(34))}" if value else "")
+            verb_text = "Use " if verb and verb[0] == "P" else "use "
+        else:
+            qualified = f"[{section}] {key}" if section else key
+            if value and value[0] in "'\"":
+                value = json.dumps(value[1:-1])
+            out = qualified + (f" = {value}" if value else "")
+            verb_text = "Set " if verb and verb[0] == "P" else "set "
+        return (verb_text if verb else "") + out
+
+    return _TERM.sub(term, text)
 
 
 # -- output directory -------------------------------------------------------------------------------
@@ -576,11 +833,20 @@ def check_writable(
     return target
 
 
-def check_file_writable(path: str | os.PathLike) -> Path:
-    """Check, without creating anything, that the file ``path`` can be written (its folder can)."""
+def check_file_writable(path: str | os.PathLike, inputs: tuple[str | os.PathLike | None, ...] = ()) -> Path:
+    """Check, without creating anything, that the file ``path`` can be written (its folder can)
+    and is none of the command's ``inputs`` (an output never replaces its own input)."""
     path = Path(path).absolute()
     if path.is_dir():
         raise InputError(f"-o {shown(path)} is a directory; give a file name")
+    if path.exists():
+        for other in inputs:
+            try:
+                same = other is not None and Path(other).exists() and os.path.samefile(path, other)
+            except OSError:
+                same = False
+            if same:
+                raise InputError(f"-o {shown(path)} is this command's input {shown(other)}; write the output to another file")
     check_writable(path.parent, what=f"-o {shown(path)}: folder", fix="choose another -o path", beside=False)
     return path
 
@@ -599,13 +865,22 @@ class StagedOutput:
     Use as a context manager: entering creates ``target`` (if needed), takes the lock and
     creates the staging folder; :meth:`commit` moves the staged files into ``target``;
     leaving removes the staging folder (whatever happened) and releases the lock.
+
+    Only files that a clvmodels run wrote are ever replaced or removed: a file in ``target``
+    is replaced only when the previous manifest there (a clvmodels manifest) lists it, and
+    removed only when that manifest lists it with the SHA-256 of its current bytes, it is a
+    regular file below ``target`` (no ``..``, absolute path or symbolic link on the way) and it
+    is none of ``protect`` (the run's input and config).
     """
 
-    def __init__(self, target: Path) -> None:
+    def __init__(self, target: Path, protect: tuple[Path, ...] = ()) -> None:
         self.target = Path(target).absolute()
         self.staging: Path | None = None
         self._lock_fd: int | None = None
         self.files: list[str] = []
+        self.protect = tuple(Path(p) for p in protect)
+        #: files a previous manifest listed that were left in place, with the reason
+        self.kept: dict[str, str] = {}
 
     def __enter__(self) -> StagedOutput:
         try:
@@ -615,11 +890,14 @@ class StagedOutput:
         self._lock()
         prefix = f".{self.target.name}{_STAGING}"
         for stale in self.target.parent.iterdir():
-            # a killed run's leftovers: safe to remove, since its run no longer holds the lock
-            if stale.name.startswith(prefix) and stale.is_dir() and not stale.is_symlink():
+            # a killed run's leftovers (they carry our marker): safe to remove, since that run no
+            # longer holds the lock
+            if (stale.name.startswith(prefix) and stale.is_dir() and not stale.is_symlink()
+                    and (stale / _STAGING_MARKER).is_file()):
                 shutil.rmtree(stale, ignore_errors=True)
         try:
             self.staging = Path(tempfile.mkdtemp(prefix=prefix, dir=self.target.parent))
+            (self.staging / _STAGING_MARKER).write_text("a clvmodels run's staging folder\n", encoding="utf-8")
         except OSError as exc:
             self._unlock()
             raise InputError(
@@ -667,11 +945,41 @@ class StagedOutput:
         assert self.staging is not None
         return {name: {"bytes": (self.staging / name).stat().st_size, "sha256": _sha256(self.staging / name)} for name in self.files if name != MANIFEST}
 
+    def check_replaceable(self, names: list[str] | None = None) -> None:
+        """Refuse (:class:`InputError`) to replace a file of the output directory that no
+        clvmodels run wrote, or the run's own input or config."""
+        previous = previous_outputs(self.target)
+        for name in self.files if names is None else names:
+            destination = self.target / name
+            if not (destination.exists() or destination.is_symlink()):
+                continue
+            if self._protected(destination):
+                raise InputError(
+                    f"{shown(destination)} is this run's input or config; an output would replace it: choose another [output] dir"
+                )
+            ours = previous is not None and (name == MANIFEST or name in previous)
+            if not ours or destination.is_symlink() or not destination.is_file():
+                raise InputError(
+                    f"{shown(destination)} exists and was not written by a clvmodels run (no clvmodels manifest.json there "
+                    "lists it); a run never replaces other files: move it, or choose another [output] dir (--output-dir)"
+                )
+
+    def _protected(self, path: Path) -> bool:
+        for other in self.protect:
+            try:
+                if path.exists() and other.exists() and os.path.samefile(path, other):
+                    return True
+            except OSError:
+                continue
+        return False
+
     def commit(self) -> None:
         """Move the staged files into the output directory, the manifest last; then remove the
-        files that the previous manifest listed and this run did not write."""
+        files that the previous manifest listed, this run did not write and are unchanged since."""
         assert self.staging is not None
-        previous = self._previous_outputs()
+        previous = previous_outputs(self.target) or {}
+        self.check_replaceable()
+        removable = {name: entry for name, entry in previous.items() if name not in self.files}
         order = [n for n in self.files if n != MANIFEST] + ([MANIFEST] if MANIFEST in self.files else [])
         from .io import default_file_mode
 
@@ -683,20 +991,85 @@ class StagedOutput:
                 os.chmod(self.staging / name, mode)
                 os.replace(self.staging / name, destination)
             _fsync_dir(self.target)
-            for name in sorted(previous - set(self.files)):
-                stale = (self.target / name).resolve()
-                if stale.is_relative_to(self.target.resolve()) and stale.is_file():
+            for name in sorted(removable):
+                stale = self._removable(name, removable[name])
+                if stale is not None:
                     stale.unlink()
             plots = self.target / PLOTS
-            if plots.is_dir() and not any(plots.iterdir()):
+            if plots.is_dir() and not plots.is_symlink() and not any(plots.iterdir()):
                 plots.rmdir()
 
-    def _previous_outputs(self) -> set[str]:
+    def _removable(self, name: str, entry: Any) -> Path | None:
+        """The path of a previous output that may be removed, or ``None`` (reason in ``kept``)."""
+        parts = Path(name).parts
+        if not name or Path(name).is_absolute() or ".." in parts or "\\" in name:
+            self.kept[name] = "not a path inside the output directory"
+            return None
+        path = self.target
+        for part in parts:
+            path = path / part
+            if path.is_symlink():
+                self.kept[name] = "a symbolic link"
+                return None
         try:
-            manifest = json.loads((self.target / MANIFEST).read_text(encoding="utf-8"))
-            return {str(name) for name in manifest.get("outputs", {})}
-        except (OSError, ValueError, AttributeError):
-            return set()
+            mode = path.lstat().st_mode
+        except OSError:
+            return None  # already gone
+        if not stat.S_ISREG(mode) or not path.resolve().is_relative_to(self.target.resolve()):
+            self.kept[name] = "not a regular file inside the output directory"
+            return None
+        if self._protected(path):
+            self.kept[name] = "this run's input or config"
+            return None
+        if not is_output_name(name):
+            self.kept[name] = "not a name a clvmodels run writes"
+            return None
+        expected = entry.get("sha256") if isinstance(entry, dict) else None
+        if not isinstance(expected, str) or _sha256(path) != expected:
+            self.kept[name] = "changed since the run that wrote it (its SHA-256 differs from the manifest's)"
+            return None
+        return path
+
+
+_STAGING_MARKER = ".clvmodels-staging"
+
+
+def is_output_name(name: str) -> bool:
+    """Whether ``name`` is a file a clvmodels run writes (so a previous run's may be removed):
+    the predictions, the holdout table, a registered model's file, a plot.
+
+    Examples
+    --------
+    >>> [is_output_name(n) for n in ("predictions.csv", "bgnbd.json", "plots/tracking.png", "notes.txt", "package.json")]
+    [True, True, True, False, False]
+    """
+    from .models.registry import registered
+
+    if name in (PREDICTIONS, HOLDOUT):
+        return True
+    if re.fullmatch(rf"{PLOTS}/[A-Za-z0-9_-]+\.png", name):
+        return True
+    stem, _, suffix = name.rpartition(".")
+    return suffix in ("json", "nc") and stem in registered()
+
+
+def previous_outputs(target: Path) -> dict[str, Any] | None:
+    """The outputs listed by the clvmodels manifest in ``target`` (name -> entry), or ``None``
+    when there is no manifest there or it is not one of ours."""
+    path = Path(target) / MANIFEST
+    if path.is_symlink() or not path.is_file():
+        return None
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("manifest_version"), int):
+        return None
+    versions = manifest.get("versions")
+    if manifest.get("generator") != "clvmodels" and not (isinstance(versions, dict) and versions.get("clvmodels")):
+        return None
+    outputs = manifest.get("outputs")
+    return {str(k): v for k, v in outputs.items()} if isinstance(outputs, dict) else {}
 
 
 def _fsync_dir(path: Path) -> None:
@@ -780,25 +1153,28 @@ def draw_plots(context: dict[str, Any], folder: Callable[[str], Path], journal: 
     from . import plotting as cp
 
     seed = context["seed"]
-    bg, gg, data, result = context["bgnbd"], context["gamma_gamma"], context["data"], context["forecast"]
+    tm, sm, data, result = context["transactions"], context["spend"], context["data"], context["forecast"]
     horizon = context["horizon"]
     plots: dict[str, Callable[[], Any]] = {
-        "calibration_fit": lambda: cp.plot_calibration_fit(bg, data),
-        "prob_alive_heatmap": lambda: cp.plot_prob_alive_heatmap(bg, data),
-        "heterogeneity": lambda: cp.plot_heterogeneity(bg, random_seed=seed),
-        "spend_distribution": lambda: cp.plot_spend_distribution(gg, data, random_seed=seed),
-        "frequency_spend": lambda: cp.plot_frequency_spend(data),
-        "clv_distribution": lambda: cp.plot_clv_distribution(result),
-        "top_customers": lambda: cp.plot_top_customers(result, n=20),
+        "calibration_fit": lambda: cp.plot_calibration_fit(tm, data),
+        "prob_alive_heatmap": lambda: cp.plot_prob_alive_heatmap(tm, data),
+        "heterogeneity": lambda: cp.plot_heterogeneity(tm, random_seed=seed),
     }
+    if sm is not None:  # without amounts: no spend model, no CLV
+        plots["spend_distribution"] = lambda: cp.plot_spend_distribution(sm, data, random_seed=seed)
+        plots["frequency_spend"] = lambda: cp.plot_frequency_spend(data)
+    if "clv" in result.frame.columns:
+        plots["clv_distribution"] = lambda: cp.plot_clv_distribution(result)
+        plots["top_customers"] = lambda: cp.plot_top_customers(result, n=20)
     if math.isfinite(horizon):
-        plots["expected_purchases_heatmap"] = lambda: cp.plot_expected_purchases_heatmap(bg, data, t=horizon)
+        plots["expected_purchases_heatmap"] = lambda: cp.plot_expected_purchases_heatmap(tm, data, t=horizon)
     if context.get("holdout") is not None:
         hold = context["holdout"]
         plots["holdout_by_frequency"] = lambda: cp.plot_holdout_by_frequency(hold["model"], hold["data"], report=hold["report"], ci=hold["ci"], random_seed=seed)
         plots["interval_calibration"] = lambda: cp.plot_interval_calibration(hold["model"], hold["data"])
         plots["tracking"] = lambda: cp.plot_tracking(hold["tracking"]())
-    for key, model in (("bgnbd", bg), ("gamma_gamma", gg)):
+    for model in (m for m in (tm, sm) if m is not None):
+        key = model.key.replace("-", "_")
         if getattr(model, "idata_", None) is not None and "posterior" in model.idata_.groups():
             chains = model.idata_.posterior.sizes.get("chain", 1)
             plots[f"trace_{key}"] = lambda m=model: cp.plot_trace(m)
@@ -827,13 +1203,16 @@ def _model_file(model: str, method: str) -> str:
     return f"{model}.nc" if method in ("nuts", "advi") else f"{model}.json"
 
 
-def _model_record(model: Any, name: str, method: str, file: str | None, ci: float, fitted_on: str) -> dict[str, Any]:
+def _model_record(model: Any, method: str, file: str | None, ci: float, fitted_on: str, settings: dict[str, Any] | None = None) -> dict[str, Any]:
     record = {
         "model": type(model).__name__,
-        "name": name,
+        "key": model.key,
+        "name": model.key,
+        "display_name": model.display_name,
         "method": method,
         "file": file,
         "fitted_on": fitted_on,
+        "time_unit": getattr(model, "time_unit_", None),
         "customers": model.n_customers_,
         "patterns": model.n_patterns_,
         "loglik": model.loglik_,
@@ -843,6 +1222,10 @@ def _model_record(model: Any, name: str, method: str, file: str | None, ci: floa
         "parameters": model.summary(ci=ci),
         "diagnostics": getattr(model, "sampler_", None) or getattr(model, "optimizer_", None),
     }
+    if settings is not None:
+        record["settings"] = {k: v for k, v in settings.items() if k not in ("progressbar",)}
+        if record["settings"].get("priors"):
+            record["settings"]["priors"] = {k: repr(v) for k, v in record["settings"]["priors"].items()}
     if hasattr(model, "frequency_spend_corr_"):
         record["frequency_spend_corr"] = model.frequency_spend_corr_
     return record
@@ -857,31 +1240,40 @@ def fit_text(label: str, model: Any, method: str, what: str) -> str:
     return f"{label} ({method}) on {model.n_customers_:,} {what}: {_params_text(model)}; log-likelihood {model.loglik_:,.2f}; {state}"
 
 
-def plan_text(config: RunConfig, tx: Transactions, summary: pd.DataFrame, split: pd.DataFrame | None) -> str:
+def _roles(spec: InputConfig) -> tuple[str, ...]:
+    """The models a run fits, spend first (it fails plainly on data without repeat buyers)."""
+    return ("transactions",) if spec.amount_col is None else ("spend", "transactions")
+
+
+def plan_text(config: RunConfig, tx: Transactions, summary: pd.DataFrame, split: pd.DataFrame | None, spec: InputConfig | None = None) -> str:
     """What ``run`` would do, in a few lines (``--dry-run``)."""
     fc, model = config.forecast, config.model
+    spec = spec or config.input
     report = summary.attrs.get("report", {})
     dropped = report.get("dropped") or {}
+    keys = {role: getattr(model, role) for role in _roles(spec)}
     lines = [
         f"config     {shown(config.path)}: valid",
-        f"input      {shown(tx.path)} ({tx.format}, {tx.n_bytes:,} bytes, sha256 {tx.sha256}): {len(tx.frame):,} rows, "
-        f"{report.get('rows_used', 0):,} used" + (f", {sum(dropped.values()):,} would be dropped ({', '.join(f'{n:,} {r}' for r, n in dropped.items())})" if dropped else ""),
+        f"input      {shown(tx.path)} ({tx.format}{', ' + tx.compression if tx.compression else ''}, {tx.n_bytes:,} bytes, sha256 {tx.sha256}): "
+        f"{len(tx.frame):,} rows, {report.get('rows_used', 0):,} used"
+        + (f", {sum(dropped.values()):,} would be dropped ({', '.join(f'{n:,} {r}' for r, n in dropped.items())})" if dropped else ""),
         f"summary    {len(summary):,} customers ({int((summary['frequency'] > 0).sum()):,} with repeat purchases), "
         f"time unit {summary.attrs.get('time_unit')}, observation end {summary.attrs.get('observation_end')}",
     ]
     if split is not None:
         lines.append(
-            f"holdout    {LABELS[model.transactions]} fitted on {len(split):,} customers to {split.attrs.get('calibration_end')}, "
+            f"holdout    {label(model.transactions)} fitted on {len(split):,} customers to {split.attrs.get('calibration_end')}, "
             f"scored on the holdout to {split.attrs.get('observation_end')}"
         )
+    what = "purchases only (no amounts: no spend model, no CLV)" if "spend" not in keys else "purchases, spend and CLV"
     lines += [
-        f"fit        {LABELS[model.spend]} and {LABELS[model.transactions]} by {model.method}"
+        f"fit        {' and '.join(label(k) for k in keys.values())} by {model.method}"
         + (f" ({model.chains} chains x {model.draws} draws)" if model.method in ("nuts", "advi") else ""),
-        f"forecast   horizon {fc.horizon:g} {_UNITS[summary.attrs['time_unit']]}, discount rate {fc.discount_rate:g} a year, margin "
-        f"{fc.margin:g}, ci {fc.ci:g}, {fc.n_draws:,} draws, seed {config.seed}",
-        f"outputs    {shown(config.output.dir)}: {PREDICTIONS}, {_model_file(model.transactions, model.method)}, "
-        f"{_model_file(model.spend, model.method)}" + (f", {HOLDOUT}" if split is not None else "")
-        + (f", {PLOTS}/" if config.output.plots else "") + f", {MANIFEST}",
+        f"forecast   {what}: horizon {fc.horizon:g} {_UNITS[summary.attrs['time_unit']]}, discount rate {fc.discount_rate:g} a year"
+        + (f", margin {fc.margin:g}" if "spend" in keys else "") + f", ci {fc.ci:g}, {fc.n_draws:,} draws"
+        + (f" ({fc.parameter_draws})" if fc.parameter_draws != "auto" else "") + f", seed {config.seed}",
+        f"outputs    {shown(config.output.dir)}: {PREDICTIONS}, " + ", ".join(_model_file(k, model.method) for k in keys.values())
+        + (f", {HOLDOUT}" if split is not None else "") + (f", {PLOTS}/" if config.output.plots else "") + f", {MANIFEST}",
         f"on non-convergence: {config.on_nonconvergence}",
     ]
     return "\n".join(lines)
@@ -896,6 +1288,145 @@ def _check_optional_dependencies(config: RunConfig) -> None:
         raise InputError(f"{shown(config.path)}: [output] plots = true needs matplotlib; install it or set plots = false")
 
 
+def available_memory() -> int | None:
+    """Bytes of memory available to a new allocation on this machine (``None`` when unknown)."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - platforms without sysconf
+        return None
+
+
+#: Bytes per (draw, customer) cell the forecast holds at once (float64 arrays, generously), its
+#: smallest chunk of customers per thread, and its threads (see :mod:`clvmodels.forecast`).
+_CELL_BYTES, _MIN_CHUNK, _THREADS = 8 * 24, 64, 2
+#: Simulated future purchases a forecast may draw in all (about 2 minutes on this machine).
+MAX_SIMULATED_PURCHASES = 2e9
+
+
+def check_forecast_memory(n_draws: int, where: str = "[forecast] n_draws") -> None:
+    """Refuse a number of draws whose smallest chunk of work does not fit in this machine's memory."""
+    need = _CELL_BYTES * _MIN_CHUNK * _THREADS * (n_draws + 1)
+    free = available_memory()
+    if free is not None and need > free // 2:
+        raise InputError(
+            f"{where} = {n_draws:,} needs about {need / 1e9:,.1f} GB for the forecast's smallest chunk of work, more than half "
+            f"of the {free / 1e9:,.1f} GB this machine has available; use at most {max(1, (free // 2) // (_CELL_BYTES * _MIN_CHUNK * _THREADS) - 1):,} draws"
+        )
+
+
+def check_forecast_work(model: Any, data: pd.DataFrame, horizon: float, discount_rate: float, n_draws: int, unit: str,
+                        *, cli: bool = False) -> None:
+    """Refuse predictive bounds whose simulation cannot be done here: it draws every future purchase
+    of every (draw, customer) alive, over the horizon (or, for the infinite horizon, until the
+    discount factor is below exp(-40)); the fitted model says how many purchases that is."""
+    from .units import unit_days
+
+    delta = math.log1p(discount_rate) * unit_days(unit) / 365.25
+    span = horizon if math.isfinite(horizon) else 40.0 / delta
+    try:
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            expected = np.asarray(model.expected_purchases(data, span), dtype=float)
+    except Exception:  # noqa: BLE001 - the estimate is a guard; the forecast reports its own errors
+        return
+    expected = expected[~np.isnan(expected)]
+    if expected.size == 0:
+        return
+    total = float(np.sum(expected)) * n_draws
+    largest = float(np.max(expected)) * n_draws * _MIN_CHUNK * 8 * 4
+    free = available_memory() or 8e9
+    if not (math.isfinite(total) and total <= MAX_SIMULATED_PURCHASES and largest <= free / 4):
+        over = f"{horizon:g} {_UNITS.get(unit, unit)}" if math.isfinite(horizon) else f"about {span:,.0f} {_UNITS.get(unit, unit)} (the infinite horizon at discount_rate = {discount_rate:g})"
+        fix = ("pass --no-predictive, fewer --draws or a shorter --horizon" if cli
+               else "set [forecast] predictive = false, fewer n_draws or a shorter horizon")
+        raise InputError(
+            f"{'the' if cli else '[forecast]'} predictive bounds over {over} would simulate about {total:,.3g} future purchases "
+            f"({n_draws:,} draws of {len(data):,} customers, up to {float(np.max(expected)):,.3g} each), more than this machine "
+            f"can do (at most {MAX_SIMULATED_PURCHASES:,.0e}, within {free / 4e9:,.1f} GB per chunk): {fix}"
+        )
+
+
+def _has_covariance(model: Any) -> bool:
+    if getattr(model, "method_", "mle") in ("nuts", "advi"):
+        return True
+    cov = getattr(model, "covariance_log_", None)
+    return cov is not None and bool(np.all(np.isfinite(np.asarray(cov, dtype=float))))
+
+
+def choose_parameter_draws(models: list[Any], wanted: str, policy: str, log: logging.Logger, journal: Journal) -> tuple[str | None, str | None]:
+    """The ``draws`` argument of :func:`clvmodels.forecast`, and a note when it differs from the one asked.
+
+    A maximum-likelihood fit that did not converge may have no finite covariance, hence no
+    Laplace draws. With ``on_nonconvergence = "warn"`` its parameter uncertainty then comes from
+    the bootstrap (a refit on customers resampled with replacement, once per draw). That is
+    impossible only for a ``map`` fit (the bootstrap refits by maximum likelihood, and the mode
+    has no Laplace approximation without a finite Hessian): that failure cannot be warned past.
+    """
+    draws = None if wanted == "auto" else wanted
+    lacking = [m for m in models if not _has_covariance(m)]
+    if not lacking or draws == "bootstrap":
+        return draws, None
+    names = " and ".join(label(m) for m in lacking)
+    if any(getattr(m, "_patterns_", None) is None for m in models if getattr(m, "method_", "mle") == "mle"):
+        raise NotConvergedError(
+            f"cannot forecast: {names} has no finite covariance, so there are no Laplace draws, and a model "
+            "without its fitted patterns cannot be bootstrapped: refit it (clvmodels fit) or fix the data"
+        )
+    if any(getattr(m, "method_", "mle") != "mle" for m in models):
+        raise NotConvergedError(
+            f"cannot forecast: {names} has no finite covariance at its {getattr(lacking[0], 'method_', 'mle')} estimate, so there are no "
+            "parameter draws (the Laplace approximation needs one, and the bootstrap refits by maximum likelihood): "
+            "fit by method = \"mle\" (bootstrap draws) or \"nuts\", or fix the data"
+        )
+    note = (f"{names} has no finite covariance (the fit did not converge): the forecast's parameter draws come from the "
+            "bootstrap (one refit on resampled customers per draw) instead of the Laplace approximation")
+    log.warning(note)
+    journal.warnings.append(note)
+    return "bootstrap", note
+
+
+def _window(summary: pd.DataFrame, horizon: float) -> dict[str, str]:
+    """The observation end and the first and last date (or hour) of the forecast window."""
+    from .units import unit_days
+
+    end = pd.Timestamp(summary.attrs["observation_end"]).to_pydatetime()
+    hourly = summary.attrs.get("resolution") == "h"
+    step = dt.timedelta(hours=1) if hourly else dt.timedelta(days=1)
+    show = (lambda d: d.isoformat(timespec="minutes")) if hourly else (lambda d: d.date().isoformat())
+    window = {"observation_end": show(end), "forecast_start": show(end + step)}
+    if math.isfinite(horizon):
+        last = end + dt.timedelta(days=horizon * unit_days(summary.attrs["time_unit"]))
+        window["forecast_end"] = show(last)
+    else:
+        window["forecast_end"] = "none (infinite horizon)"
+    return window
+
+
+def forecast_log_text(result: Any, horizon: float, discount_rate: float, unit: str, ci: float, cohort: pd.DataFrame | None = None) -> str:
+    """The log line of a forecast: cohort CLV, or without a spend model the cohort's purchases."""
+    cohort = result.summary() if cohort is None else cohort
+    head = f"forecast over {horizon:g} {_UNITS[unit]} at {discount_rate:.1%} a year: "
+    if "clv" in cohort.index:
+        row, what = cohort.loc["clv"], "cohort CLV"
+    else:
+        name = "expected_purchases" if math.isfinite(horizon) and "expected_purchases" in cohort.index else "discounted_purchases"
+        if name not in cohort.index:
+            return head + f"{len(result.frame):,} customers"
+        row, what = cohort.loc[name], f"cohort {name.replace('_', ' ')}"
+    def number(value: float) -> str:
+        return f"{value:,.2f}" if math.isfinite(value) else "infinite" if value > 0 else "undefined"
+
+    return (f"{head}{what} {number(row['estimate'])} ({ci:.0%} interval {number(row['lower'])} to {number(row['upper'])}) "
+            f"over {len(result.frame):,} customers")
+
+
 def run(
     config: RunConfig,
     *,
@@ -906,6 +1437,9 @@ def run(
     out: Callable[[str], Any] = print,
 ) -> dict[str, Any] | None:
     """The whole job of ``clvmodels run``: read, summarise, (holdout,) fit, forecast, write.
+
+    Without amounts (``[input] amount_col = ""``, or not set and no "amount" column) no spend
+    model is fitted and the forecast is of purchases only.
 
     Parameters
     ----------
@@ -940,32 +1474,46 @@ def run(
     source = shown(spec.path)
     _check_optional_dependencies(config)
     check_writable(config.output.dir)
+    check_forecast_memory(fc.n_draws)
 
     with journal.step("read"):
         tx = read_transactions(spec)
-    log.info(f"read {source}: {len(tx.frame):,} rows, {tx.n_bytes:,} bytes, sha256 {tx.sha256[:16]}...")
+    spec = resolve_amount(spec, tx)
+    log.info(f"read {source}: {len(tx.frame):,} rows, {tx.n_bytes:,} bytes" + (f" ({tx.compression})" if tx.compression else "")
+             + f", sha256 {tx.sha256[:16]}...")
+    if spec.amount_col is None:
+        log.info("no amounts (" + ("[input] amount_col is empty" if config.input.amount_col == "" or not config.input.amount_auto
+                                   else "no column 'amount'; set [input] amount_col to name one") + "): forecasting purchases only, no spend model and no CLV")
     with journal.step("summarize"):
         summary = summarize(tx, spec, period)
         split = summarize(tx, spec, period, calibration=True) if period.calibration_end is not None else None
     report = summary.attrs.get("report", {})
     dropped = report.get("dropped") or {}
+    late = int(report.get("rows_after_observation_end") or 0)
     log.info(
         f"summary to {summary.attrs['observation_end'][:10]} in {_UNITS[summary.attrs['time_unit']]}: {len(summary):,} customers "
         f"({int((summary['frequency'] > 0).sum()):,} with repeat purchases); {report.get('rows_used', 0):,} rows used, "
         f"{sum(dropped.values()):,} dropped" + (f" ({', '.join(f'{n:,} {r}' for r, n in dropped.items())})" if dropped else "")
     )
     if dry_run:
-        out(plan_text(config, tx, summary, split))
+        out(plan_text(config, tx, summary, split, spec))
         return None
 
-    settings = {m: mc.settings(m, config.seed, progressbar) for m in (mc.transactions, mc.spend)}
-    with StagedOutput(config.output.dir) as staged:
+    roles = _roles(spec)
+    keys = {role: getattr(mc, role) for role in roles}
+    settings = {role: mc.settings(role, config.seed, progressbar) for role in roles}
+    if mc.penalty and len(roles) == 2 and not any((getattr(mc, f"{r}_settings") or {}).get("penalty") is not None for r in roles):
+        log.info(f"[model] penalty = {mc.penalty:g} applies to both models; set it in [model.transactions] or [model.spend] for one")
+    files = {role: _model_file(keys[role], mc.method) for role in roles}
+    with StagedOutput(config.output.dir, protect=(tx.path, config.path)) as staged:
+        # refuse at once, before any work, to replace a file that no clvmodels run wrote
+        staged.check_replaceable([PREDICTIONS, MANIFEST, *files.values(), *([HOLDOUT] if split is not None else [])])
         holdout: dict[str, Any] | None = None
         if split is not None:
             with journal.step("holdout"):
-                hold_model = fit_model(mc.transactions, split, mc.method, settings[mc.transactions], source)
-            check_converged(hold_model, f"{LABELS[mc.transactions]} fitted to calibration_end", config.on_nonconvergence, log,
-                            journal.take_convergence())
+                hold_model = fit_model(keys["transactions"], split, mc.method, settings["transactions"], source)
+            check_converged(hold_model, f"{label(keys['transactions'])} fitted to calibration_end", config.on_nonconvergence, log,
+                            journal.take_convergence(), cli=False)
             with journal.step("holdout"):
                 from . import evaluate_holdout
 
@@ -974,7 +1522,7 @@ def run(
             metrics = hold_report.metrics
             log.info(
                 f"holdout to {split.attrs['observation_end'][:10]}: {metrics['actual_total']:,.0f} repeat transactions, "
-                f"{metrics['predicted_total']:,.0f} expected by {LABELS[mc.transactions]} fitted to {split.attrs['calibration_end'][:10]}; "
+                f"{metrics['predicted_total']:,.0f} expected by {label(keys['transactions'])} fitted to {split.attrs['calibration_end'][:10]}; "
                 f"{fc.ci:.0%} predictive intervals cover {metrics['coverage']:.1%} of customers"
             )
 
@@ -990,38 +1538,47 @@ def run(
             holdout = {"model": hold_model, "data": split, "report": hold_report, "ci": fc.ci, "tracking": tracking}
 
         fitted: dict[str, Any] = {}
-        # spend first: with a single customer or one purchase each it says so plainly, where the
-        # transaction model would only report a flat likelihood
-        for role, name, what in (("spend", mc.spend, "repeat buyers"), ("transactions", mc.transactions, "customers")):
+        for role in roles:
             with journal.step(f"fit_{role}"):
-                fitted[name] = fit_model(name, summary, mc.method, settings[name], source)
-            log.info(fit_text(LABELS[name], fitted[name], mc.method, what))
-            check_converged(fitted[name], LABELS[name], config.on_nonconvergence, log, journal.take_convergence())
-        bg, gg = fitted[mc.transactions], fitted[mc.spend]
+                fitted[role] = fit_model(keys[role], summary, mc.method, settings[role], source)
+            log.info(fit_text(label(keys[role]), fitted[role], mc.method, "repeat buyers" if role == "spend" else "customers"))
+            check_converged(fitted[role], label(keys[role]), config.on_nonconvergence, log, journal.take_convergence(), cli=False)
+        tm, sm = fitted["transactions"], fitted.get("spend")
 
+        draws, draws_note = choose_parameter_draws(list(fitted.values()), fc.parameter_draws, config.on_nonconvergence, log, journal)
+        if fc.predictive:
+            check_forecast_work(tm, summary, fc.horizon, fc.discount_rate, fc.n_draws, summary.attrs["time_unit"])
         forecast_settings = dict(
-            horizon=None if math.isinf(fc.horizon) else fc.horizon, discount_rate=fc.discount_rate, margin=fc.margin,
-            ci=fc.ci, n_draws=fc.n_draws, predictive=fc.predictive, random_seed=config.seed, discounting=fc.discounting,
-            period=fc.period,
+            horizon=None if math.isinf(fc.horizon) else fc.horizon, discount_rate=fc.discount_rate, ci=fc.ci, n_draws=fc.n_draws,
+            predictive=fc.predictive, random_seed=config.seed, discounting=fc.discounting, period=fc.period, draws=draws,
         )
+        if sm is not None:
+            forecast_settings["margin"] = fc.margin
         with journal.step("forecast"):
-            result = run_forecast(bg, gg, summary, forecast_settings, source)
-        cohort = result.summary()
-        clv = cohort.loc["clv"]
-        log.info(
-            f"forecast over {fc.horizon:g} {_UNITS[summary.attrs['time_unit']]} at {fc.discount_rate:.1%} a year: cohort CLV "
-            f"{clv['estimate']:,.2f} ({fc.ci:.0%} interval {clv['lower']:,.2f} to {clv['upper']:,.2f}) over {len(result.frame):,} customers"
-        )
+            result = run_forecast(tm, sm, summary, forecast_settings, source)
+            cohort = result.summary()
+            forecast_text = forecast_log_text(result, fc.horizon, fc.discount_rate, summary.attrs["time_unit"], fc.ci, cohort)
+        late_note = journal.take_convergence()
+        if late_note:
+            log.warning(f"parameter draws: {late_note}")
+        result.settings.update({**_window(summary, fc.horizon), "input_sha256": tx.sha256})
+        log.info(forecast_text)
 
         with journal.step("write"):
             result.to_csv(staged.path(PREDICTIONS))
-            files = {}
-            for name, model in fitted.items():
-                files[name] = _model_file(name, mc.method)
-                model.save(staged.path(files[name]))
+            for role, model in fitted.items():
+                model.save(staged.path(files[role]))
+            # parameter tables of fits without a finite covariance must not print numpy's warnings
+            records = {
+                role: _model_record(fitted[role], mc.method, files[role], fc.ci, f"observation period to {summary.attrs['observation_end']}",
+                                    settings[role])
+                for role in ("transactions", "spend") if role in fitted
+            }
+            hold_record = None if holdout is None else _model_record(
+                holdout["model"], mc.method, None, fc.ci, f"calibration period to {split.attrs.get('calibration_end')}")
         plots: list[str] = []
         if config.output.plots:
-            context = {"seed": config.seed, "bgnbd": bg, "gamma_gamma": gg, "data": summary, "forecast": result,
+            context = {"seed": config.seed, "transactions": tm, "spend": sm, "data": summary, "forecast": result,
                        "horizon": fc.horizon, "holdout": holdout}
             with journal.step("plots"):
                 plots = draw_plots(context, staged.path, journal)
@@ -1029,8 +1586,10 @@ def run(
 
         journal.timings["total"] = round(time.perf_counter() - t0, 4)
         outputs = staged.describe()
+        converged = all(bool(m.converged_) for m in fitted.values()) and (holdout is None or bool(holdout["model"].converged_))
         manifest = {
             "manifest_version": MANIFEST_VERSION,
+            "generator": "clvmodels",
             "status": "ok",
             "command": command,
             "started_at": started.isoformat(timespec="seconds"),
@@ -1040,30 +1599,37 @@ def run(
             "input": {
                 "path": str(tx.path),
                 "format": tx.format,
+                "compression": tx.compression,
                 "bytes": tx.n_bytes,
                 "sha256": tx.sha256,
+                "amount_col": spec.amount_col,
                 "rows_read": len(tx.frame),
                 "rows_used": report.get("rows_used"),
-                "rows_dropped": sum(dropped.values()),
+                "rows_dropped": report.get("rows_dropped", sum(dropped.values())),
+                "rows_invalid": report.get("rows_invalid"),
+                "rows_after_observation_end": late,
                 "rows_dropped_by_reason": dropped,
+                "faults": report.get("faults"),
                 "zero_amount_rows": report.get("zero_amount_rows"),
                 "customers": len(summary),
                 "customers_with_repeat_purchases": int((summary["frequency"] > 0).sum()),
             },
             "summary": {k: summary.attrs.get(k) for k in ("time_unit", "resolution", "observation_end")},
-            "models": {
-                role: _model_record(fitted[name], name, mc.method, files[name], fc.ci, f"observation period to {summary.attrs['observation_end']}")
-                for role, name in (("transactions", mc.transactions), ("spend", mc.spend))
-            },
+            "models": records,
             "holdout": None,
             "forecast": {
+                "kind": "clv" if sm is not None else "purchases",
                 "settings": result.settings,
+                "parameter_draws": draws or "model default",
+                "parameter_draws_note": draws_note,
                 "customers": len(result.frame),
                 "columns": [result.frame.index.name, *result.frame.columns],
                 "cohort": cohort,
             },
             "on_nonconvergence": config.on_nonconvergence,
-            "converged": all(bool(m.converged_) for m in fitted.values()) and (holdout is None or bool(holdout["model"].converged_)),
+            "converged": converged,
+            "not_converged": [label(m) for m in fitted.values() if not m.converged_]
+            + ([f"{label(holdout['model'])} fitted to calibration_end"] if holdout is not None and not holdout["model"].converged_ else []),
             "warnings": journal.warnings,
             "outputs": outputs,
             "plots": plots,
@@ -1079,10 +1645,12 @@ def run(
                 "metrics": holdout["report"].metrics,
                 "pit_decile_shares": holdout["report"].pit_deciles.to_list(),
                 "by_frequency_file": HOLDOUT,
-                "transactions_model": _model_record(holdout["model"], mc.transactions, mc.method, None, fc.ci, f"calibration period to {split.attrs.get('calibration_end')}"),
+                "transactions_model": hold_record,
             }
         write_json(staged.path(MANIFEST), manifest)
         staged.commit()
+    for name, why in staged.kept.items():
+        log.info(f"left {name} in place (listed by the previous manifest, but {why})")
     target = shown(config.output.dir)
     log.info(
         f"wrote {PREDICTIONS} ({len(result.frame):,} customers), " + ", ".join(files.values())

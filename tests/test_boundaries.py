@@ -91,7 +91,12 @@ def test_forecast_warns_and_reports_infinity_for_heavy_tailed_spend(cdnow_calibr
     heavy = pd.Series({"p": 0.6, "q": 0.7, "gamma": 10.0}, name="estimate")
     spend.params_ = heavy
     with pytest.warns(StatisticalWarning, match="does not exist at the fitted parameters"):
-        table = forecast(model, spend, data, horizon=52, discount_rate=0.1, n_draws=50, random_seed=1).to_frame()
+        result = forecast(model, spend, data, horizon=52, discount_rate=0.1, n_draws=50, random_seed=1)
+    table = result.to_frame()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no RuntimeWarning from quantiles of infinite totals
+        totals = result.summary()
+    assert np.isinf(totals.loc["clv", "estimate"]) and np.isinf(totals.loc["clv", "upper"])
     no_repeat = table["frequency"] == 0
     assert np.isinf(table.loc[no_repeat, "expected_spend"]).all()
     assert (table["expected_spend"] > 0).all() and (table["clv"] >= 0).all()
