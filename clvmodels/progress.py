@@ -3,7 +3,8 @@
 Every step that can take more than a few seconds (bootstrap refits, forecasting many customers,
 ...) reports through :func:`progress`:
 
-- in a terminal or a Jupyter notebook, a tqdm progress bar (``tqdm.auto``) on stderr;
+- in a terminal or a Jupyter notebook, a tqdm progress bar on stderr (a widget in Jupyter when
+  ipywidgets is installed);
 - otherwise (a batch job, a pipe, CI), an INFO line on the ``clvmodels`` logger at most every
   ``LOG_EVERY`` seconds, and one when the step ends, so a scheduled job's log shows it is alive;
 - nothing with ``enabled=False`` (the library's ``progress=False``).
@@ -13,6 +14,7 @@ Every step that can take more than a few seconds (bootstrap refits, forecasting 
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import sys
@@ -95,7 +97,10 @@ def progress(total: int, desc: str, *, unit: str = "steps", enabled: bool | None
     if enabled is False or total <= 0:
         reporter: Any = _Nothing()
     elif watched():
-        from tqdm.auto import tqdm
+        if "ipykernel" in sys.modules and importlib.util.find_spec("ipywidgets") is not None:
+            from tqdm.notebook import tqdm  # a widget in Jupyter
+        else:  # a terminal, or Jupyter without ipywidgets: text (tqdm.auto would warn there)
+            from tqdm.std import tqdm
 
         reporter = tqdm(total=total, desc=desc, unit=f" {unit}", leave=False, file=sys.stderr, mininterval=0.5, delay=2.0)
     else:
