@@ -141,6 +141,11 @@ def _loo(model: Any) -> dict[str, float]:
     idata = getattr(model, "idata_", None)
     if idata is None or "log_likelihood" not in idata.groups():
         return {}
+    pointwise = next(iter(idata.log_likelihood.data_vars.values()))
+    if pointwise.shape[-1] != int(model.n_customers_):
+        # fitted on a pattern table: the pointwise terms are per pattern, not per customer, and
+        # leave-one-out over patterns is not leave-one-customer-out
+        return {}
     import arviz as az
 
     with warnings.catch_warnings():

@@ -85,3 +85,23 @@ def test_refuses_what_is_not_a_fitted_transaction_model(cdnow_calibration):
         compare_models([BetaGeo()], cdnow_calibration)
     with pytest.raises(ValueError, match="at least one"):
         compare_models([], cdnow_calibration)
+
+
+@pytest.mark.slow
+def test_posterior_fits_are_compared_by_loo(cdnow_calibration):
+    import arviz as az
+
+    fits = {
+        "bgnbd": BetaGeo(draws=500, chains=2, random_seed=1).fit(cdnow_calibration, method="nuts"),
+        "mbgnbd": TRANSACTION_MODELS["mbgnbd"](draws=500, chains=2, random_seed=1).fit(cdnow_calibration, method="nuts"),
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", StatisticalWarning)
+        result = compare_models(fits, cdnow_calibration, n_draws=0, random_seed=0)
+    table = result.table
+    loo = az.loo(fits["bgnbd"].idata_)
+    assert table.loc["bgnbd", "elpd_loo"] == pytest.approx(float(loo["elpd_loo"]))
+    assert np.isnan(table.loc["bgnbd", "bic"])  # no BIC for a posterior
+    assert result.best("loo") == table["elpd_loo"].idxmax()
+    with pytest.raises(ValueError, match="maximum-likelihood"):
+        result.best("bic")
