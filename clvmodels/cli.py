@@ -4,6 +4,7 @@ Commands::
 
     clvmodels summarize TRANSACTIONS -o SUMMARY.csv --time-unit W [column options]
     clvmodels fit SUMMARY.csv --model KEY [--method mle|nuts|advi|map] -o MODEL_FILE
+    clvmodels compare SUMMARY.csv --models bgnbd,pareto-nbd,mbgnbd [--method mle] -o COMPARISON.csv
     clvmodels forecast SUMMARY.csv --transaction-model MODEL_FILE [--spend-model MODEL_FILE]
                        --horizon 52 --discount-rate 0.15 -o PREDICTIONS.csv
     clvmodels run CONFIG.toml [--output-dir DIR]
@@ -11,6 +12,10 @@ Commands::
 ``--model`` takes any registered model (:mod:`clvmodels.models.registry`: ``bgnbd``,
 ``gamma-gamma``, ...). Without ``--spend-model`` (or, in ``run``, without amounts) the forecast is
 of purchases only: P(alive), expected and discounted purchases with their bounds, no CLV.
+``compare`` fits each listed transactions model to the calibration columns of a summary made
+with ``--calibration-end`` and writes :func:`clvmodels.compare_models`'s table (fit criteria and
+holdout accuracy, one row per model); ``[model] transactions = [...]`` does the same inside
+``run`` and forecasts with the model ``[model] select`` picks.
 
 Every command takes ``--dry-run`` (check the arguments and the input, say what would run, write
 nothing), ``--quiet`` (warnings and errors only) and ``--debug`` (debug log, and a traceback with
@@ -122,6 +127,27 @@ def _model_arg(text: str) -> str:
         raise argparse.ArgumentTypeError(f"unknown model {text!r}; registered models: {listed}") from None
 
 
+def _model_list(text: str) -> tuple[str, ...]:
+    """An argparse type: comma-separated registered transactions models -> their keys."""
+    from .models.registry import model_class, registered
+
+    keys = []
+    for item in (t.strip() for t in text.split(",")):
+        if not item:
+            continue
+        try:
+            keys.append(model_class(item, "transactions").key)
+        except ValueError:
+            listed = ", ".join(f"{k!r} ({c.display_name})" for k, c in registered("transactions").items())
+            raise argparse.ArgumentTypeError(f"unknown transactions model {item!r}; registered transactions models: {listed}") from None
+    if not keys:
+        raise argparse.ArgumentTypeError("name at least one model, for example bgnbd,pareto-nbd,mbgnbd")
+    twice = sorted({k for k in keys if keys.count(k) > 1})
+    if twice:
+        raise argparse.ArgumentTypeError(f"names {twice[0]!r} twice; list each model once")
+    return tuple(keys)
+
+
 def _level(text: str) -> float:
     value = float(text)
     if not 0 < value < 1:
@@ -207,6 +233,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target-accept", type=_level, default=0.8, help="NUTS target acceptance rate")
     p.add_argument("--sampler", choices=("auto", "nutpie", "pymc"), default="auto", help="NUTS implementation")
     p.add_argument("--on-nonconvergence", choices=("fail", "warn"), default="fail", help="fail: exit 3 and write nothing; warn: save anyway")
+    _common(p)
+
+    p = sub.add_parser("compare", help="summary CSV with a holdout -> model comparison CSV", formatter_class=_Formatter,
+                       description="Fit each transactions model to the calibration period of a summary (clvmodels summarize "
+                       "--calibration-end) and compare them: log-likelihood, AIC and BIC (LOO for posterior fits) and the holdout "
+                       "accuracy, one row per model (clvmodels.compare_models).")
+    p.add_argument("summary", metavar="SUMMARY.csv", help="summary CSV with holdout columns (clvmodels summarize --calibration-end)")
+    p.add_argument("--models", required=True, type=_model_list, metavar="KEY,KEY,...",
+                   help="comma-separated registered transactions models, e.g. bgnbd,pareto-nbd,mbgnbd")
+    p.add_argument("--method", choices=("mle", "nuts", "advi", "map"), default="mle", help="fitting method of every model")
+    p.add_argument("-o", "--output", required=True, metavar="COMPARISON.csv", help="comparison table to write (CSV)")
+    p.add_argument("--time-unit", help="time unit of the summary, if its file does not say it")
+    p.add_argument("--ci", type=_number("forecast", "ci"), default=0.9, help="level of the holdout intervals")
+    p.add_argument("--seed", type=_number("", "seed", "int"), default=0, help="seed of the holdout evaluation and the Bayesian fits")
+    p.add_argument("--penalty", type=_number("model", "penalty"), default=0.0, help="L2 penalty of every model (mle)")
+    p.add_argument("--draws", type=_positive_int, default=1000, help="NUTS draws per chain")
+    p.add_argument("--tune", type=_non_negative_int, help="NUTS warm-up per chain (default: the sampler's)")
+    p.add_argument("--chains", type=_positive_int, default=4, help="NUTS chains")
+    p.add_argument("--target-accept", type=_level, default=0.8, help="NUTS target acceptance rate")
+    p.add_argument("--sampler", choices=("auto", "nutpie", "pymc"), default="auto", help="NUTS implementation")
+    p.add_argument("--on-nonconvergence", choices=("fail", "warn"), default="fail", help="fail: exit 3 and write nothing; warn: compare anyway")
     _common(p)
 
     p = sub.add_parser("forecast", help="model files + summary CSV -> per-customer predictions CSV", formatter_class=_Formatter,
@@ -333,6 +380,41 @@ def _fit(args: argparse.Namespace, log: logging.Logger) -> int:
     except ValueError as exc:
         raise InputError(f"-o {args.output}: {exc}") from None
     log.info(f"wrote {shown(args.output)}")
+    return 0
+
+
+def _compare(args: argparse.Namespace, log: logging.Logger) -> int:
+    from .config import ModelConfig
+    from .pipeline import InputError, Journal, check_file_writable, compare_transaction_models, label, read_summary, shown
+
+    _check_unit(args.time_unit)
+    if args.method != "mle" and args.penalty != 0.0:
+        raise InputError(f"--penalty applies to --method mle only; with --method {args.method} the priors regularise the fit")
+    check_file_writable(args.output, (args.summary,))
+    journal = Journal(log, cli=True)
+    with journal.step("read"):
+        data = read_summary(args.summary, args.time_unit)
+    missing = [c for c in ("frequency_holdout", "duration_holdout") if c not in data.columns]
+    if missing:
+        raise InputError(f"{shown(args.summary)} has no holdout columns ({', '.join(missing)}): the models are scored on a holdout "
+                         "period; make the summary with clvmodels summarize --calibration-end DATE")
+    if args.dry_run:
+        print(f"would fit {', '.join(args.models)} by {args.method} on {len(data):,} customers of {shown(args.summary)}, "
+              f"score them on its holdout and write {shown(args.output)}")
+        return 0
+    mc = ModelConfig(transactions=args.models, method=args.method, penalty=args.penalty, draws=args.draws, tune=args.tune,
+                     chains=args.chains, target_accept=args.target_accept, sampler=args.sampler)
+    settings = {key: mc.settings(key, args.seed, _progressbar(args)) for key in args.models}
+    rule = "loo" if args.method in ("nuts", "advi") else "bic"
+    selection = compare_transaction_models(args.models, data, "holdout", args.method, settings, seed=args.seed, ci=args.ci,
+                                           on_nonconvergence=args.on_nonconvergence, journal=journal, source=shown(args.summary),
+                                           holdout=True, cli=True)
+    try:
+        log.info(f"best by {'BIC' if rule == 'bic' else 'elpd_loo'}: {label(selection.comparison.best(rule))}")
+    except ValueError:  # posterior fits without a log-likelihood group have no LOO
+        pass
+    selection.comparison.table.to_csv(args.output, float_format="%.10g", lineterminator="\n")
+    log.info(f"wrote {shown(args.output)}: {len(selection.table)} models")
     return 0
 
 
@@ -495,6 +577,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands: dict[str, Callable[[], int]] = {
         "summarize": lambda: _summarize(args, log),
         "fit": lambda: _fit(args, log),
+        "compare": lambda: _compare(args, log),
         "forecast": lambda: _forecast(args, log),
         "run": lambda: _run(args, log, argv),
     }

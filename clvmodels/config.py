@@ -100,7 +100,8 @@ class Key:
     name : str
         The key.
     kind : str
-        ``"int"``, ``"float"``, ``"str"``, ``"bool"``, ``"date"``, ``"list[str]"`` or
+        ``"int"``, ``"float"``, ``"str"``, ``"bool"``, ``"date"``, ``"list[str]"``,
+        ``"str or list[str]"`` (one value, or a list of them: each is checked and converted) or
         ``"table"``.
     default : Any
         The default, or the marker of a required key.
@@ -279,8 +280,9 @@ SCHEMA: tuple[Key, ...] = (
     Key("summary", "resolution", "str", None, 'Period in which one customer\'s purchases merge into one transaction: "D" or "h"; none means "h" for hourly units, else "D".', check=_resolution),
     Key("summary", "observation_end", "date", None, "Last day observed (its whole day is included); none means the last purchase date in the file."),
     Key("summary", "calibration_end", "date", None, "End of a calibration period: the transaction model is also fitted up to here and scored on the holdout period after it (holdout_by_frequency.csv, manifest holdout)."),
-    Key("model", "transactions", "str", "bgnbd", "Model of purchasing and dropping out: a registered key (clvmodels.models.registry); or a table [model.transactions] with model = ... and that model's own settings (penalty, priors, draws, tune, chains, target_accept, sampler).", check=_model_key("transactions"), convert=_to_model_key),
-    Key("model", "spend", "str", "gamma-gamma", "Model of spend per transaction: a registered key; or a table [model.spend] with model = ... and its own settings, as for transactions.", check=_model_key("spend"), convert=_to_model_key),
+    Key("model", "transactions", "str or list[str]", "bgnbd", "Model of purchasing and dropping out: a registered key (clvmodels.models.registry); or a list of keys to compare, for example [\"bgnbd\", \"pareto-nbd\", \"mbgnbd\"]: each is fitted to calibration_end and scored on the holdout (model_comparison.csv), the one that select picks is refitted to observation_end and forecasts; or a table [model.transactions] with model = ... and the settings of that model (of every listed model, with a list); a table [model.KEY] (for example [model.pareto-nbd]) holds one chosen model's own settings (penalty, priors, draws, tune, chains, target_accept, sampler).", check=_model_key("transactions"), convert=_to_model_key),
+    Key("model", "spend", "str", "gamma-gamma", "Model of spend per transaction: a registered key; or a table [model.spend] (or [model.KEY]) with model = ... and its own settings, as for transactions.", check=_model_key("spend"), convert=_to_model_key),
+    Key("model", "select", "str", "holdout", 'How a list of transactions models picks the one that forecasts: "holdout" (among those that pass their holdout, or all when none does, the smallest error of the holdout total, then MAE; needs calibration_end), "bic" or "aic" (the smallest criterion of mle or map fits: on the calibration period with calibration_end, else on the whole data), or "loo" (the largest elpd_loo of nuts or advi fits; needs calibration_end).', choices=("holdout", "bic", "aic", "loo")),
     Key("model", "method", "str", "mle", 'Fitting method: "mle" (maximum likelihood), "nuts" (posterior draws), "advi" or "map".', choices=("mle", "nuts", "advi", "map")),
     Key("model", "penalty", "float", 0.0, "L2 penalty of maximum likelihood (mle only), for both models; set it in [model.transactions] or [model.spend] for one.", check=_at_least(0.0), per_model=True),
     Key("model", "draws", "int", 1000, "NUTS draws kept per chain (advi: draws of the approximation per chain).", check=_at_least(1), per_model=True),
@@ -344,10 +346,15 @@ ROLES: tuple[str, ...] = ("transactions", "spend")
 @dataclass(frozen=True)
 class ModelConfig:
     """Models and how to fit them (``[model]``; ``[model.transactions]`` and ``[model.spend]``
-    hold one model's own settings, which override the ``[model]`` ones for that model)."""
+    hold the settings of the models of that role, ``[model.KEY]`` those of one model; each
+    overrides the ``[model]`` ones for its models).
 
-    transactions: str = "bgnbd"
+    ``transactions`` is one registered key, or a tuple of keys to compare (``select`` picks the
+    one that forecasts)."""
+
+    transactions: str | tuple[str, ...] = "bgnbd"
     spend: str = "gamma-gamma"
+    select: str = "holdout"
     method: str = "mle"
     penalty: float = 0.0
     draws: int = 1000
@@ -358,16 +365,36 @@ class ModelConfig:
     priors: Mapping[str, Mapping[str, Any]] | None = None
     transactions_settings: Mapping[str, Any] | None = None
     spend_settings: Mapping[str, Any] | None = None
+    #: ``[model.KEY]`` tables: registered key -> that model's own settings
+    model_settings: Mapping[str, Mapping[str, Any]] | None = None
 
-    def own(self, role: str) -> dict[str, Any]:
-        """The settings of the ``role`` model ("transactions" or "spend"): its own table's values
-        over the ``[model]`` ones (priors: the shared ones of its parameters, then its own)."""
-        key = getattr(self, role)
+    @property
+    def compares(self) -> bool:
+        """Whether ``transactions`` lists models to compare (a list, even of one)."""
+        return isinstance(self.transactions, tuple)
+
+    @property
+    def transaction_keys(self) -> tuple[str, ...]:
+        """The transactions model(s), as a tuple of keys."""
+        return self.transactions if isinstance(self.transactions, tuple) else (self.transactions,)
+
+    def own(self, role: str, key: str | None = None) -> dict[str, Any]:
+        """The settings of model ``key`` in ``role`` ("transactions" or "spend"; ``key`` defaults
+        to the role's one model): ``[model]``, then ``[model.ROLE]``, then ``[model.KEY]`` (priors:
+        the shared ones and the role table's of its parameters, then its own table's)."""
+        if key is None:
+            key = getattr(self, role)
+            if isinstance(key, tuple):
+                if len(key) != 1:
+                    raise ValueError(f"[model] {role} lists {len(key)} models; ask for the settings of one of them by key")
+                key = key[0]
         table = dict(getattr(self, f"{role}_settings") or {})
-        values = {name: table.get(name, getattr(self, name)) for name in PER_MODEL if name != "priors"}
+        table_own = dict((self.model_settings or {}).get(key) or {})
+        values = {name: table_own.get(name, table.get(name, getattr(self, name))) for name in PER_MODEL if name != "priors"}
         names = PARAMETERS[key]
         priors = {k: v for k, v in (self.priors or {}).items() if k in names}
-        priors.update(table.get("priors") or {})
+        priors.update({k: v for k, v in (table.get("priors") or {}).items() if k in names})
+        priors.update(table_own.get("priors") or {})
         values["priors"] = priors or None
         return values
 
@@ -377,8 +404,11 @@ class ModelConfig:
         from .inference.bayes import Prior
         from .models.registry import model_class
 
-        role = model if model in ROLES else model_class(model).kind
-        values = self.own(role)
+        if model in ROLES:
+            role, key = model, None
+        else:
+            role, key = model_class(model).kind, model_class(model).key
+        values = self.own(role, key)
         priors = values.pop("priors")
         return {
             **values,
@@ -452,6 +482,7 @@ def _kind_name(kind: str) -> str:
         "bool": "true or false",
         "date": 'a date (1998-06-30 or "1998-06-30")',
         "list[str]": 'a list of strings (["a", "b"])',
+        "str or list[str]": 'a string or a list of strings ("a" or ["a", "b"])',
         "table": "a table ({ ... })",
     }[kind]
 
@@ -478,6 +509,22 @@ def _coerce(key: Key, value: Any) -> tuple[Any, str | None]:
     """The value in the key's type, or an error text."""
     kind = key.kind
     got = f"got {_type_of(value)} ({value!r})"
+    if kind == "str or list[str]":
+        if isinstance(value, list):
+            if not value or not all(isinstance(v, str) for v in value):
+                return None, f"must be {_kind_name(kind)} naming at least one model, {got}"
+            one = Key(key.section, key.name, "str", key.default, key.doc, key.choices, key.check, key.convert)
+            items = []
+            for item in value:
+                coerced, problem = _coerce(one, item)
+                if problem:
+                    return None, problem
+                items.append(coerced)
+            twice = sorted({k for k in items if items.count(k) > 1})
+            if twice:
+                return None, f"names {twice[0]!r} twice, got {value!r}; list each model once"
+            return tuple(items), None
+        kind = "str"
     if kind == "int":
         if isinstance(value, bool) or not isinstance(value, int):
             hint = f"; write {key.name} = {value}" if isinstance(value, str) and value.strip().isdigit() else ""
@@ -609,8 +656,13 @@ def _model_tables(model: dict[str, Any], problems: list[str]) -> dict[str, dict[
     that model's own settings (:data:`PER_MODEL`); the plain ``transactions = "bgnbd"`` form
     stays valid.
     """
+    from .models.registry import registered
+
     tables: dict[str, dict[str, Any]] = {}
     schema = {k.name: k for k in SCHEMA if k.section == "model" and k.per_model}
+    keys = list(registered())
+    for name in [n for n, v in model.items() if isinstance(v, dict) and n in keys and n not in ROLES]:
+        tables[name] = _own_settings(model.pop(name), name, schema, problems, named=False)
     for role in ROLES:
         table = model.get(role)
         if not isinstance(table, dict):
@@ -618,24 +670,30 @@ def _model_tables(model: dict[str, Any], problems: list[str]) -> dict[str, dict[
         del model[role]
         if "model" in table:
             model[role] = table["model"]
-        own: dict[str, Any] = {}
-        for name, value in table.items():
-            if name == "model":
-                continue
-            key = schema.get(name)
-            if key is None:
-                problems.append(
-                    f"unknown key {name!r} in [model.{role}]" + _closest_text(name, ["model", *PER_MODEL])
-                    + ("" if name not in {k.name for k in SCHEMA if k.section == "model"} else f" ({name} applies to both models: set it in [model])")
-                )
-                continue
-            coerced, problem = _coerce(key, value)
-            if problem:
-                problems.append(f"[model.{role}] {name} {problem}")
-                continue
-            own[name] = coerced
-        tables[role] = own
+        tables[role] = _own_settings(table, role, schema, problems, named=True)
     return tables
+
+
+def _own_settings(table: dict[str, Any], where: str, schema: dict[str, Key], problems: list[str], *, named: bool) -> dict[str, Any]:
+    """The per-model settings of table ``[model.WHERE]`` (``named``: it may also say ``model = ...``)."""
+    own: dict[str, Any] = {}
+    for name, value in table.items():
+        if name == "model" and named:
+            continue
+        key = schema.get(name)
+        if key is None:
+            valid = ["model", *PER_MODEL] if named else list(PER_MODEL)
+            problems.append(
+                f"unknown key {name!r} in [model.{where}]" + _closest_text(name, valid)
+                + ("" if name not in {k.name for k in SCHEMA if k.section == "model"} else f" ({name} applies to every model: set it in [model])")
+            )
+            continue
+        coerced, problem = _coerce(key, value)
+        if problem:
+            problems.append(f"[model.{where}] {name} {problem}")
+            continue
+        own[name] = coerced
+    return own
 
 
 def parse_config(raw: Mapping[str, Any], path: str | os.PathLike, *, base: str | os.PathLike | None = None) -> RunConfig:
@@ -687,6 +745,7 @@ def parse_config(raw: Mapping[str, Any], path: str | os.PathLike, *, base: str |
         else:
             values[""][name] = value
     tables = _model_tables(values["model"], problems)
+    given = set(values["model"])
     schema = {(k.section, k.name): k for k in SCHEMA}
     settled: dict[str, dict[str, Any]] = {s: {} for s in values}
     for section, items in values.items():
@@ -710,7 +769,7 @@ def parse_config(raw: Mapping[str, Any], path: str | os.PathLike, *, base: str |
             settled[key.section][key.name] = key.default
     if not problems:
         _check_priors_of_models(settled["model"], tables, problems)
-        _check_together(settled, tables, problems)
+        _check_together(settled, tables, problems, given)
     if problems:
         more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
         raise ConfigError(f"{path}: " + "; ".join(problems[:3]) + more)
@@ -730,20 +789,37 @@ def parse_config(raw: Mapping[str, Any], path: str | os.PathLike, *, base: str |
         input=InputConfig(**inp),
         summary=SummaryConfig(**settled["summary"]),
         model=ModelConfig(**settled["model"], transactions_settings=tables.get("transactions") or None,
-                          spend_settings=tables.get("spend") or None),
+                          spend_settings=tables.get("spend") or None,
+                          model_settings={k: v for k, v in tables.items() if k not in ROLES and v} or None),
         forecast=ForecastConfig(**settled["forecast"]),
         output=OutputConfig(**out),
     )
 
 
+def _chosen(model: dict[str, Any], role: str) -> tuple[str, ...]:
+    value = model[role]
+    return value if isinstance(value, tuple) else (value,)
+
+
 def _check_priors_of_models(model: dict[str, Any], tables: dict[str, dict[str, Any]], problems: list[str]) -> None:
-    """Priors name parameters of the chosen models (``[model.priors]``: of either model)."""
+    """Priors name parameters of the chosen models (``[model.priors]``: of any of them;
+    ``[model.ROLE] priors``: of a model of that role; ``[model.KEY] priors``: of that model), and
+    a ``[model.KEY]`` table is of a chosen model."""
+    chosen = {role: _chosen(model, role) for role in ROLES}
+
+    def names(keys: tuple[str, ...]) -> list[str]:
+        return list(dict.fromkeys(p for k in keys for p in PARAMETERS[k]))
+
     if model.get("priors"):
-        names = [*PARAMETERS[model["transactions"]], *PARAMETERS[model["spend"]]]
-        _check_priors(model["priors"], problems, names)
-    for role, table in tables.items():
+        _check_priors(model["priors"], problems, names(chosen["transactions"] + chosen["spend"]))
+    for where, table in tables.items():
+        keys = chosen[where] if where in ROLES else (where,)
+        if where not in ROLES and not any(where in k for k in chosen.values()):
+            listed = ", ".join(repr(k) for k in chosen["transactions"] + chosen["spend"])
+            problems.append(f"[model.{where}] holds settings of {where!r}, which is not a chosen model ({listed}): add it to [model] transactions or remove the table")
+            continue
         if table.get("priors"):
-            _check_priors(table["priors"], problems, list(PARAMETERS[model[role]]), f"[model.{role}] priors")
+            _check_priors(table["priors"], problems, names(keys), f"[model.{where}] priors")
 
 
 def forecast_problems(fc: Mapping[str, Any], unit: str) -> list[str]:
@@ -805,11 +881,35 @@ def _years(value: float, unit: str) -> float:
     return value * unit_days(unit) / 365.25
 
 
-def _check_together(s: dict[str, dict[str, Any]], tables: dict[str, dict[str, Any]], problems: list[str]) -> None:
+def _check_selection(summ: dict[str, Any], model: dict[str, Any], given: set[str], problems: list[str]) -> None:
+    """A list of transactions models, ``select`` and the holdout agree."""
+    listed, select, method = model["transactions"], model["select"], model["method"]
+    if not isinstance(listed, tuple):
+        if "select" in given:
+            problems.append(
+                f"[model] select = {select!r} picks among a list of transactions models, but transactions = {listed!r} is one: "
+                f'list several (transactions = ["bgnbd", "pareto-nbd", "mbgnbd"]) or remove select'
+            )
+        return
+    n = f"lists {len(listed)} model{'s' if len(listed) != 1 else ''} to compare"
+    if select == "loo" and method not in ("nuts", "advi"):
+        problems.append(f'[model] select = "loo" ranks posterior fits: it needs method = "nuts" or "advi", got method = {method!r}; or use select = "bic" or "holdout"')
+    if select in ("bic", "aic") and method in ("nuts", "advi"):
+        problems.append(f'[model] select = {select!r} ranks maximum-likelihood fits (no {select.upper()} for posterior draws): with method = {method!r} use select = "loo" or "holdout"')
+    if select in ("holdout", "loo") and summ["calibration_end"] is None:
+        problems.append(
+            f"[model] transactions {n} and select = {select!r} scores them on a holdout period, but there is none: "
+            "set [summary] calibration_end (the models are fitted to it and scored on the period after it), "
+            'or select = "bic" or "aic" to choose by the fit to the whole data'
+        )
+
+
+def _check_together(s: dict[str, dict[str, Any]], tables: dict[str, dict[str, Any]], problems: list[str], given: set[str] = frozenset()) -> None:
     """Rules that involve several keys."""
     from .units import normalize_unit
 
     inp, summ, model, fc = s["input"], s["summary"], s["model"], s["forecast"]
+    _check_selection(summ, model, set(given), problems)
     unit = normalize_unit(summ["time_unit"])
     if not inp["header"] and inp["columns"] is None:
         problems.append("[input] header = false needs [input] columns = [...] naming the file's columns in order")

@@ -9,9 +9,15 @@
 ``load_donations``
     The donations data of Fader, Hardie & Shang (2010) as a table of 22 (frequency, recency,
     periods) patterns with the number of donors showing each (11,104 donors), for BG/BB.
+``load_apparel``, ``load_apparel_covariates``
+    Simulated purchases of 600 customers of an apparel retailer (3,187 transactions,
+    2005-01-02 to 2010-12-20) and their two static covariates, Gender and Channel, as
+    distributed with the R package CLVTools (``apparelTrans``, ``apparelStaticCov``, release
+    0.12.1).
 
-The files are the ones distributed with the original papers (and the ``lifetimes`` package);
-they ship inside the wheel as the package ``clvmodels._data``.
+The CDNOW and donations files are the ones distributed with the original papers (and the
+``lifetimes`` package); the apparel files are CLVTools' data converted to CSV. They ship
+inside the wheel as the package ``clvmodels._data``.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 
-__all__ = ["load_cdnow_sample", "load_cdnow_master", "load_donations"]
+__all__ = ["load_cdnow_sample", "load_cdnow_master", "load_donations", "load_apparel", "load_apparel_covariates"]
 
 _TX_COLUMNS = ["customer_id", "date", "quantity", "amount"]
 
@@ -29,6 +35,20 @@ _TX_COLUMNS = ["customer_id", "date", "quantity", "amount"]
 def _read(name: str, **kwargs) -> pd.DataFrame:
     with resources.files("clvmodels._data").joinpath(name).open("rb") as handle:
         return pd.read_csv(handle, **kwargs)
+
+
+def _read_apparel(name: str, **kwargs) -> pd.DataFrame:
+    """CLVTools' apparel data is licensed GPL-3, so it stays in the source tree (``data/apparel``)
+    and is left out of the Apache-2.0 wheel: it loads from a source checkout only."""
+    try:
+        return _read(f"apparel/{name}", **kwargs)
+    except FileNotFoundError:
+        raise FileNotFoundError(
+            f"the apparel data ({name}) is not in this installation: it is CLVTools' data (GPL-3) and ships "
+            "only in clvmodels' source tree (data/apparel/), not in the wheel. Install from a source "
+            "checkout (pip install -e .), or export apparelTrans and apparelStaticCov from the R package "
+            "CLVTools to CSV."
+        ) from None
 
 
 def _tidy(raw: pd.DataFrame) -> pd.DataFrame:
@@ -117,3 +137,79 @@ def load_donations() -> pd.DataFrame:
     (22, 11104)
     """
     return _read("donations.csv").astype(np.int64)
+
+
+def load_apparel() -> pd.DataFrame:
+    """Load CLVTools' apparel transaction log (600 customers, 3,187 transactions).
+
+    Simulated purchases of a cohort of customers of an apparel retailer who all made their
+    first purchase on 2005-01-02, followed to 2010-12-20, as distributed with the R package
+    CLVTools (``apparelTrans``). CLVTools estimates its models on the first 104 weeks
+    (calibration ending 2006-12-31) and merges purchases on the same day. Eight transactions
+    share a customer and a day with another one, and four have an amount of 0; the log is
+    given as distributed.
+
+    Returns
+    -------
+    DataFrame
+        3,187 rows with columns ``customer_id`` (1 to 600), ``date`` (datetime64) and
+        ``amount`` (the price paid; CLVTools does not state the currency).
+
+    See Also
+    --------
+    load_apparel_covariates : the customers' Gender and Channel.
+
+    References
+    ----------
+    Bachmann, P., Kuebler, N., Meierer, M., Naef, J., Oblander, E. S. & Schilter, P. CLVTools:
+    Tools for Customer Lifetime Value Estimation. R package, https://github.com/bachmannpatrick/CLVTools.
+
+    Examples
+    --------
+    >>> tx = load_apparel()
+    >>> tx.shape, tx["customer_id"].nunique()
+    ((3187, 3), 600)
+    >>> tx["date"].min().date(), tx["date"].max().date()
+    (datetime.date(2005, 1, 2), datetime.date(2010, 12, 20))
+    """
+    raw = _read_apparel("apparel_transactions.csv", dtype={"Id": np.int64, "Date": str, "Price": np.float64})
+    return pd.DataFrame(
+        {
+            "customer_id": raw["Id"].astype(np.int64),
+            "date": pd.to_datetime(raw["Date"], format="%Y-%m-%d"),
+            "amount": raw["Price"].astype(np.float64),
+        }
+    )
+
+
+def load_apparel_covariates() -> pd.DataFrame:
+    """Load the static covariates of CLVTools' apparel customers (one row per customer).
+
+    ``Gender`` and ``Channel`` (the acquisition channel) are 0/1 codes, as CLVTools distributes
+    them (``apparelStaticCov``). CLVTools' help page reads them as Gender 0 = male, 1 = female
+    and Channel 0 = online, 1 = offline, but that page describes an older, 250-customer version
+    of the data and was not updated for these 600 simulated customers; the notebook
+    ``06_segments`` therefore gives the codes neutral labels.
+
+    Returns
+    -------
+    DataFrame
+        600 rows indexed by ``customer_id`` (1 to 600) with integer columns ``Gender`` (0 or
+        1; 296 customers coded 1) and ``Channel`` (0 or 1; 228 coded 1).
+
+    See Also
+    --------
+    load_apparel : their transactions.
+
+    Examples
+    --------
+    >>> cov = load_apparel_covariates()
+    >>> cov.shape, cov.index.name
+    ((600, 2), 'customer_id')
+    >>> cov.sum().to_dict()
+    {'Gender': 296, 'Channel': 228}
+    """
+    raw = _read_apparel("apparel_static_covariates.csv", dtype=np.int64)
+    table = raw.set_index("Id")[["Gender", "Channel"]].astype(np.int64)
+    table.index.name = "customer_id"
+    return table

@@ -88,6 +88,8 @@ __all__ = [
     "check_forecast_memory",
     "check_forecast_work",
     "choose_parameter_draws",
+    "compare_transaction_models",
+    "Selection",
     "config_terms",
     "is_output_name",
     "label",
@@ -106,6 +108,7 @@ MANIFEST_VERSION = 1
 PREDICTIONS = "predictions.csv"
 MANIFEST = "manifest.json"
 HOLDOUT = "holdout_by_frequency.csv"
+COMPARISON = "model_comparison.csv"
 PLOTS = "plots"
 _STAGING = ".staging-"
 _PACKAGES = ("clvmodels", "numpy", "scipy", "pandas", "pyarrow", "matplotlib", "pymc", "pytensor", "arviz", "nutpie", "threadpoolctl")
@@ -1036,7 +1039,7 @@ _STAGING_MARKER = ".clvmodels-staging"
 
 def is_output_name(name: str) -> bool:
     """Whether ``name`` is a file a clvmodels run writes (so a previous run's may be removed):
-    the predictions, the holdout table, a registered model's file, a plot.
+    the predictions, the holdout table, the model comparison, a registered model's file, a plot.
 
     Examples
     --------
@@ -1045,7 +1048,7 @@ def is_output_name(name: str) -> bool:
     """
     from .models.registry import registered
 
-    if name in (PREDICTIONS, HOLDOUT):
+    if name in (PREDICTIONS, HOLDOUT, COMPARISON):
         return True
     if re.fullmatch(rf"{PLOTS}/[A-Za-z0-9_-]+\.png", name):
         return True
@@ -1173,6 +1176,10 @@ def draw_plots(context: dict[str, Any], folder: Callable[[str], Path], journal: 
         plots["holdout_by_frequency"] = lambda: cp.plot_holdout_by_frequency(hold["model"], hold["data"], report=hold["report"], ci=hold["ci"], random_seed=seed)
         plots["interval_calibration"] = lambda: cp.plot_interval_calibration(hold["model"], hold["data"])
         plots["tracking"] = lambda: cp.plot_tracking(hold["tracking"]())
+    compared = context.get("comparison")
+    if compared is not None and compared.comparison is not None:
+        plots["compare_holdout"] = lambda: cp.plot_compare_holdout(compared.comparison)
+        plots["compare_tracking"] = lambda: cp.plot_compare_tracking({label(k): compared.tracking(k) for k in compared.fits})
     for model in (m for m in (tm, sm) if m is not None):
         key = model.key.replace("-", "_")
         if getattr(model, "idata_", None) is not None and "posterior" in model.idata_.groups():
@@ -1218,6 +1225,7 @@ def _model_record(model: Any, method: str, file: str | None, ci: float, fitted_o
         "loglik": model.loglik_,
         "converged": bool(model.converged_),
         "problems": convergence_problems(model),
+        "boundary": getattr(model, "boundary_", None) or None,
         "ci": ci,
         "parameters": model.summary(ci=ci),
         "diagnostics": getattr(model, "sampler_", None) or getattr(model, "optimizer_", None),
@@ -1236,7 +1244,7 @@ def _params_text(model: Any) -> str:
 
 
 def fit_text(label: str, model: Any, method: str, what: str) -> str:
-    state = "converged" if model.converged_ else "NOT converged"
+    state = "NOT converged" if not model.converged_ else "at a limit of the model (see the warning)" if getattr(model, "boundary_", None) else "converged"
     return f"{label} ({method}) on {model.n_customers_:,} {what}: {_params_text(model)}; log-likelihood {model.loglik_:,.2f}; {state}"
 
 
@@ -1252,6 +1260,9 @@ def plan_text(config: RunConfig, tx: Transactions, summary: pd.DataFrame, split:
     report = summary.attrs.get("report", {})
     dropped = report.get("dropped") or {}
     keys = {role: getattr(model, role) for role in _roles(spec)}
+    compared = model.transaction_keys
+    if model.compares:
+        keys["transactions"] = "the selected model"
     lines = [
         f"config     {shown(config.path)}: valid",
         f"input      {shown(tx.path)} ({tx.format}{', ' + tx.compression if tx.compression else ''}, {tx.n_bytes:,} bytes, sha256 {tx.sha256}): "
@@ -1260,20 +1271,27 @@ def plan_text(config: RunConfig, tx: Transactions, summary: pd.DataFrame, split:
         f"summary    {len(summary):,} customers ({int((summary['frequency'] > 0).sum()):,} with repeat purchases), "
         f"time unit {summary.attrs.get('time_unit')}, observation end {summary.attrs.get('observation_end')}",
     ]
-    if split is not None:
+    if model.compares:
+        where = (f"fitted on {len(split):,} customers to {split.attrs.get('calibration_end')} and scored on the holdout to "
+                 f"{split.attrs.get('observation_end')}" if split is not None else f"fitted on the whole data ({len(summary):,} customers)")
+        lines.append(f"compare    {', '.join(label(k) for k in compared)} {where}; select = {model.select!r} picks the one that forecasts "
+                     f"({COMPARISON})")
+    elif split is not None:
         lines.append(
             f"holdout    {label(model.transactions)} fitted on {len(split):,} customers to {split.attrs.get('calibration_end')}, "
             f"scored on the holdout to {split.attrs.get('observation_end')}"
         )
     what = "purchases only (no amounts: no spend model, no CLV)" if "spend" not in keys else "purchases, spend and CLV"
     lines += [
-        f"fit        {' and '.join(label(k) for k in keys.values())} by {model.method}"
+        f"fit        {' and '.join(k if k == 'the selected model' else label(k) for k in keys.values())} by {model.method}"
         + (f" ({model.chains} chains x {model.draws} draws)" if model.method in ("nuts", "advi") else ""),
         f"forecast   {what}: horizon {fc.horizon:g} {_UNITS[summary.attrs['time_unit']]}, discount rate {fc.discount_rate:g} a year"
         + (f", margin {fc.margin:g}" if "spend" in keys else "") + f", ci {fc.ci:g}, {fc.n_draws:,} draws"
         + (f" ({fc.parameter_draws})" if fc.parameter_draws != "auto" else "") + f", seed {config.seed}",
-        f"outputs    {shown(config.output.dir)}: {PREDICTIONS}, " + ", ".join(_model_file(k, model.method) for k in keys.values())
-        + (f", {HOLDOUT}" if split is not None else "") + (f", {PLOTS}/" if config.output.plots else "") + f", {MANIFEST}",
+        f"outputs    {shown(config.output.dir)}: {PREDICTIONS}, "
+        + ", ".join(_model_file(k, model.method) if k != "the selected model" else "the selected model's file" for k in keys.values())
+        + (f", {HOLDOUT}" if split is not None else "") + (f", {COMPARISON}" if model.compares else "")
+        + (f", {PLOTS}/" if config.output.plots else "") + f", {MANIFEST}",
         f"on non-convergence: {config.on_nonconvergence}",
     ]
     return "\n".join(lines)
@@ -1392,6 +1410,180 @@ def choose_parameter_draws(models: list[Any], wanted: str, policy: str, log: log
     return "bootstrap", note
 
 
+@dataclass
+class Selection:
+    """What :func:`compare_transaction_models` found: the fits, the table, the rule and the pick."""
+
+    fits: dict[str, Any]
+    table: pd.DataFrame
+    rule: str
+    selected: str
+    reason: str
+    #: ``clvmodels.ModelComparison`` when the models were scored on a holdout, else ``None``
+    comparison: Any = None
+    fitted_on: str = ""
+    tracking: Callable[[str], pd.DataFrame] = field(default=lambda key: pd.DataFrame())
+    #: each model's estimator settings, by key
+    settings: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def verdict(self, key: str) -> dict[str, Any] | None:
+        """The holdout verdict of model ``key`` (``None`` without a holdout)."""
+        return None if self.comparison is None else self.comparison.reports[key].verdict
+
+    def record(self, method: str, ci: float) -> dict[str, Any]:
+        """The manifest's ``comparison`` entry."""
+        rows = self.table.reset_index().to_dict(orient="records")
+        return {
+            "rule": self.rule,
+            "selected": self.selected,
+            "selected_model": label(self.selected),
+            "reason": self.reason,
+            "candidates": list(self.fits),
+            "fitted_on": self.fitted_on,
+            "file": COMPARISON,
+            "table": rows,
+            "models": {
+                key: {**_model_record(model, method, None, ci, self.fitted_on, self.settings.get(key)), "verdict": self.verdict(key)}
+                for key, model in self.fits.items()
+            },
+        }
+
+
+def criteria_table(fits: dict[str, Any]) -> pd.DataFrame:
+    """The fit criteria of ``compare_models``'s table (model, key, method, n_params,
+    n_customers, loglik, aic, bic) for fits without a holdout to score them on: AIC = 2k - 2 LL and
+    BIC = k log(n) - 2 LL (n customers) for maximum-likelihood and MAP fits, as
+    :func:`clvmodels.compare_models` computes them (tested equal).
+
+    Examples
+    --------
+    >>> from clvmodels import rfm_summary
+    >>> from clvmodels.datasets import load_cdnow_sample
+    >>> from clvmodels.models import BetaGeo, ModifiedBetaGeo
+    >>> data = rfm_summary(load_cdnow_sample(), time_unit="W")
+    >>> table = criteria_table({"bgnbd": BetaGeo().fit(data), "mbgnbd": ModifiedBetaGeo().fit(data)})
+    >>> table[["n_params", "n_customers"]].values.tolist(), table["bic"].idxmin()
+    ([[4, 2357], [4, 2357]], 'mbgnbd')
+    """
+    rows = {}
+    for key, model in fits.items():
+        k, n, loglik = len(type(model).param_names), int(model.n_customers_), float(model.loglik_)
+        ml = model.method_ in ("mle", "map")
+        rows[key] = {"model": type(model).display_name, "key": type(model).key, "method": model.method_, "n_params": k,
+                     "n_customers": n, "loglik": loglik, "aic": 2 * k - 2 * loglik if ml else np.nan,
+                     "bic": k * np.log(n) - 2 * loglik if ml else np.nan}
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = "name"
+    return table
+
+
+def _selection_reason(table: pd.DataFrame, rule: str, selected: str) -> str:
+    """Why ``selected`` won by ``rule``, in one clause with the others' numbers."""
+    others = [k for k in table.index if k != selected]
+    row = table.loc[selected]
+    if rule == "holdout":
+        def err(key: str) -> str:
+            return f"{label(key)} {table.loc[key, 'relative_error']:+.1%}"
+
+        passed = [k for k in table.index if bool(table.loc[k, "holdout_passed"])]
+        error = f"{row['predicted_total']:,.0f} expected vs {row['actual_total']:,.0f} actual, {row['relative_error']:+.1%}"
+        if passed == [selected]:
+            return f"the only model that passes its holdout ({error})"
+        if passed:
+            return (f"of the {len(passed)} models that pass their holdout, the closest on the holdout total ({error}"
+                    + ("; " + ", ".join(err(k) for k in passed if k != selected) if len(passed) > 1 else "") + ")")
+        return (f"no model passes its holdout, and it is the closest on the holdout total ({error}"
+                + ("; " + ", ".join(err(k) for k in others) if others else "") + "): treat its forecast with caution")
+    column, best = ("elpd_loo", "largest") if rule == "loo" else (rule, "lowest")
+    name = "elpd_loo" if rule == "loo" else rule.upper()
+    text = f"the {best} {name} ({row[column]:,.1f}" + ("; " + ", ".join(f"{label(k)} {table.loc[k, column]:,.1f}" for k in others) if others else "") + ")"
+    if "holdout_passed" in table.columns and not bool(row["holdout_passed"]):
+        text += ", although it fails its holdout"
+    return text
+
+
+def compare_transaction_models(
+    keys: tuple[str, ...],
+    data: pd.DataFrame,
+    rule: str,
+    method: str,
+    settings: dict[str, dict[str, Any]],
+    *,
+    seed: int,
+    ci: float,
+    on_nonconvergence: str,
+    journal: Journal,
+    source: str,
+    holdout: bool,
+    tracking: Callable[[Any], pd.DataFrame] | None = None,
+    cli: bool = False,
+) -> Selection:
+    """Fit each transactions model in ``keys`` to ``data`` and pick one by ``rule``.
+
+    With ``holdout``, ``data`` is the calibration and holdout split: the models are scored by
+    :func:`clvmodels.compare_models` (each one's verdict is logged, as a
+    :class:`~clvmodels.exceptions.StatisticalWarning` when it fails its holdout). Without,
+    ``data`` is the whole summary and the rule is ``"bic"`` or ``"aic"`` (:func:`criteria_table`).
+    ``tracking(model)`` gives a model's tracking table (for the comparison plot), computed once
+    per model when asked. ``on_nonconvergence`` applies to every model fitted; ``cli``: messages
+    in the words of the command line's options.
+    """
+    from .exceptions import StatisticalWarning
+
+    log = journal.log
+    end = data.attrs.get("calibration_end") if holdout else data.attrs.get("observation_end")
+    fitted_on = f"{'calibration' if holdout else 'observation'} period to {end}"
+    fits: dict[str, Any] = {}
+    for key in keys:
+        what = f"{label(key)} fitted to {'calibration_end' if holdout else 'observation_end'}"
+        with journal.step("compare"):
+            fits[key] = fit_model(key, data, method, settings[key], source, cli=cli)
+        log.info(fit_text(what, fits[key], method, "customers"))
+        check_converged(fits[key], what, on_nonconvergence, log, journal.take_convergence(), cli=cli)
+    comparison = None
+    if holdout:
+        from . import compare_models
+
+        with journal.step("compare"):
+            try:
+                comparison = compare_models(fits, data, ci=ci, random_seed=seed, warn=False)
+            except (ValueError, TypeError) as exc:
+                raise InputError(f"{source}: comparing the models: {config_terms(one_line(str(exc)), cli)}") from exc
+        table = comparison.table
+    else:
+        table = criteria_table(fits)
+    try:
+        selected = comparison.best(rule) if comparison is not None else str(table[rule].dropna().idxmin())
+    except ValueError as exc:
+        raise InputError(f"{'' if cli else '[model] '}select = {rule!r}: {one_line(str(exc))}") from None
+    for key, row in table.iterrows():
+        crit = f"log-likelihood {row['loglik']:,.2f}" + (f", AIC {row['aic']:,.1f}, BIC {row['bic']:,.1f}" if np.isfinite(row["aic"]) else "")
+        if "elpd_loo" in table.columns and np.isfinite(row.get("elpd_loo", np.nan)):
+            crit += f", elpd_loo {row['elpd_loo']:,.1f}"
+        if comparison is None:
+            log.info(f"compare {label(key)}: {crit}")
+            continue
+        verdict = comparison.reports[key].verdict
+        log.info(f"compare {label(key)}: {crit}; holdout {row['predicted_total']:,.0f} expected vs {row['actual_total']:,.0f} actual "
+                 f"({row['relative_error']:+.1%}): {'passes' if verdict['passed'] else 'FAILS'} its holdout")
+        if not verdict["passed"]:
+            with journal.step("compare"):  # logged and listed in the manifest's warnings
+                warnings.warn(verdict["message"], StatisticalWarning, stacklevel=2)
+    reason = _selection_reason(table, rule, selected)
+    log.info(f"best on the holdout: {label(selected)} ({selected}), {reason}" if cli
+             else f"selected {label(selected)} ({selected}) by select = {rule!r}: {reason}")
+
+    cache: dict[str, pd.DataFrame] = {}
+
+    def track(key: str) -> pd.DataFrame:
+        if key not in cache:
+            cache[key] = tracking(fits[key]) if tracking is not None else pd.DataFrame()
+        return cache[key]
+
+    table = table.assign(selected=[k == selected for k in table.index])
+    return Selection(fits, table, rule, selected, reason, comparison, fitted_on, track, {k: settings[k] for k in keys})
+
+
 def _window(summary: pd.DataFrame, horizon: float) -> dict[str, str]:
     """The observation end and the first and last date (or hour) of the forecast window."""
     from .units import unit_days
@@ -1439,7 +1631,10 @@ def run(
     """The whole job of ``clvmodels run``: read, summarise, (holdout,) fit, forecast, write.
 
     Without amounts (``[input] amount_col = ""``, or not set and no "amount" column) no spend
-    model is fitted and the forecast is of purchases only.
+    model is fitted and the forecast is of purchases only. With a list of transactions models
+    (``[model] transactions = [...]``) each is fitted and compared first
+    (:func:`compare_transaction_models`: ``model_comparison.csv``, the manifest's
+    ``comparison``), and the one ``[model] select`` picks forecasts, as in a run naming it alone.
 
     Parameters
     ----------
@@ -1500,24 +1695,64 @@ def run(
         return None
 
     roles = _roles(spec)
-    keys = {role: getattr(mc, role) for role in roles}
-    settings = {role: mc.settings(role, config.seed, progressbar) for role in roles}
-    if mc.penalty and len(roles) == 2 and not any((getattr(mc, f"{r}_settings") or {}).get("penalty") is not None for r in roles):
+    candidates = mc.transaction_keys
+    keys: dict[str, str] = {role: getattr(mc, role) for role in roles if role != "transactions"}
+    keys["transactions"] = candidates[0]
+    by_key = {key: mc.settings(key, config.seed, progressbar) for key in candidates}
+    settings = {role: mc.settings(role, config.seed, progressbar) for role in roles if role != "transactions"}
+    settings["transactions"] = by_key[candidates[0]]
+    if mc.penalty and len(roles) == 2 and not any(
+            (getattr(mc, f"{r}_settings") or {}).get("penalty") is not None for r in roles) and not mc.model_settings:
         log.info(f"[model] penalty = {mc.penalty:g} applies to both models; set it in [model.transactions] or [model.spend] for one")
     files = {role: _model_file(keys[role], mc.method) for role in roles}
+    candidate_files = [_model_file(k, mc.method) for k in candidates]
     with StagedOutput(config.output.dir, protect=(tx.path, config.path)) as staged:
         # refuse at once, before any work, to replace a file that no clvmodels run wrote
-        staged.check_replaceable([PREDICTIONS, MANIFEST, *files.values(), *([HOLDOUT] if split is not None else [])])
+        staged.check_replaceable(list(dict.fromkeys([PREDICTIONS, MANIFEST, *files.values(), *candidate_files,
+                                                     *([HOLDOUT] if split is not None else []),
+                                                     *([COMPARISON] if mc.compares else [])])))
         holdout: dict[str, Any] | None = None
-        if split is not None:
-            with journal.step("holdout"):
-                hold_model = fit_model(keys["transactions"], split, mc.method, settings["transactions"], source)
-            check_converged(hold_model, f"{label(keys['transactions'])} fitted to calibration_end", config.on_nonconvergence, log,
-                            journal.take_convergence(), cli=False)
-            with journal.step("holdout"):
-                from . import evaluate_holdout
+        selection: Selection | None = None
+        comparison_record: dict[str, Any] | None = None
 
-                hold_report = evaluate_holdout(hold_model, split, ci=fc.ci, random_seed=config.seed)
+        def tracking_of(model: Any) -> pd.DataFrame:
+            from . import tracking_forecast
+
+            return tracking_forecast(
+                model, tx.frame, calibration_end=period.calibration_end, customer_col=spec.customer_col,
+                date_col=spec.date_col, time_unit=period.time_unit, observation_end=split.attrs["observation_end"],
+                date_format=spec.date_format, ci=fc.ci, random_seed=config.seed, invalid=spec.invalid, duplicates=spec.duplicates,
+            )
+
+        if mc.compares:
+            selection = compare_transaction_models(
+                candidates, split if split is not None else summary, mc.select, mc.method, by_key, seed=config.seed, ci=fc.ci,
+                on_nonconvergence=config.on_nonconvergence, journal=journal, source=source, holdout=split is not None,
+                tracking=tracking_of if split is not None else None,
+            )
+            with journal.step("compare"):
+                selection.table.to_csv(staged.path(COMPARISON), float_format="%.10g", lineterminator="\n")
+            keys["transactions"] = selection.selected
+            settings["transactions"] = by_key[selection.selected]
+            files["transactions"] = _model_file(selection.selected, mc.method)
+        if split is not None:
+            from .exceptions import StatisticalWarning
+
+            if selection is not None:
+                hold_model = selection.fits[selection.selected]
+                hold_report = selection.comparison.reports[selection.selected]  # its failure was warned with the others'
+            else:
+                with journal.step("holdout"):
+                    hold_model = fit_model(keys["transactions"], split, mc.method, settings["transactions"], source)
+                check_converged(hold_model, f"{label(keys['transactions'])} fitted to calibration_end", config.on_nonconvergence, log,
+                                journal.take_convergence(), cli=False)
+                with journal.step("holdout"):
+                    from . import evaluate_holdout
+
+                    hold_report = evaluate_holdout(hold_model, split, ci=fc.ci, random_seed=config.seed, warn=False)
+                    if not hold_report.passed:  # a verdict, not an error: logged and listed in the manifest's warnings
+                        warnings.warn(hold_report.verdict["message"], StatisticalWarning, stacklevel=2)
+            with journal.step("holdout"):
                 hold_report.by_frequency.to_csv(staged.path(HOLDOUT), float_format="%.10g", lineterminator="\n")
             metrics = hold_report.metrics
             log.info(
@@ -1525,20 +1760,14 @@ def run(
                 f"{metrics['predicted_total']:,.0f} expected by {label(keys['transactions'])} fitted to {split.attrs['calibration_end'][:10]}; "
                 f"{fc.ci:.0%} predictive intervals cover {metrics['coverage']:.1%} of customers"
             )
-
-            def tracking() -> pd.DataFrame:
-                from . import tracking_forecast
-
-                return tracking_forecast(
-                    hold_model, tx.frame, calibration_end=period.calibration_end, customer_col=spec.customer_col,
-                    date_col=spec.date_col, time_unit=period.time_unit, observation_end=split.attrs["observation_end"],
-                    date_format=spec.date_format, ci=fc.ci, random_seed=config.seed, invalid=spec.invalid, duplicates=spec.duplicates,
-                )
-
+            tracking = (lambda: selection.tracking(selection.selected)) if selection is not None else (lambda: tracking_of(hold_model))
             holdout = {"model": hold_model, "data": split, "report": hold_report, "ci": fc.ci, "tracking": tracking}
 
         fitted: dict[str, Any] = {}
         for role in roles:
+            if role == "transactions" and selection is not None and split is None:
+                fitted[role] = selection.fits[selection.selected]  # chosen by its fit to the whole data: already the forecast's fit
+                continue
             with journal.step(f"fit_{role}"):
                 fitted[role] = fit_model(keys[role], summary, mc.method, settings[role], source)
             log.info(fit_text(label(keys[role]), fitted[role], mc.method, "repeat buyers" if role == "spend" else "customers"))
@@ -1561,6 +1790,8 @@ def run(
         late_note = journal.take_convergence()
         if late_note:
             log.warning(f"parameter draws: {late_note}")
+        if selection is not None:
+            result.settings["model_selection"] = f"select = {selection.rule} among {', '.join(selection.fits)}"
         result.settings.update({**_window(summary, fc.horizon), "input_sha256": tx.sha256})
         log.info(forecast_text)
 
@@ -1576,17 +1807,21 @@ def run(
             }
             hold_record = None if holdout is None else _model_record(
                 holdout["model"], mc.method, None, fc.ci, f"calibration period to {split.attrs.get('calibration_end')}")
+            if selection is not None:
+                records["transactions"]["selected_by"] = {"rule": selection.rule, "among": list(selection.fits), "reason": selection.reason}
+                comparison_record = selection.record(mc.method, fc.ci)
         plots: list[str] = []
         if config.output.plots:
             context = {"seed": config.seed, "transactions": tm, "spend": sm, "data": summary, "forecast": result,
-                       "horizon": fc.horizon, "holdout": holdout}
+                       "horizon": fc.horizon, "holdout": holdout, "comparison": selection}
             with journal.step("plots"):
                 plots = draw_plots(context, staged.path, journal)
             log.info(f"drew {len(plots)} plots")
 
         journal.timings["total"] = round(time.perf_counter() - t0, 4)
         outputs = staged.describe()
-        converged = all(bool(m.converged_) for m in fitted.values()) and (holdout is None or bool(holdout["model"].converged_))
+        converged = (all(bool(m.converged_) for m in fitted.values()) and (holdout is None or bool(holdout["model"].converged_))
+                     and (selection is None or all(bool(m.converged_) for m in selection.fits.values())))
         manifest = {
             "manifest_version": MANIFEST_VERSION,
             "generator": "clvmodels",
@@ -1616,6 +1851,7 @@ def run(
             },
             "summary": {k: summary.attrs.get(k) for k in ("time_unit", "resolution", "observation_end")},
             "models": records,
+            "comparison": comparison_record,
             "holdout": None,
             "forecast": {
                 "kind": "clv" if sm is not None else "purchases",
@@ -1629,7 +1865,10 @@ def run(
             "on_nonconvergence": config.on_nonconvergence,
             "converged": converged,
             "not_converged": [label(m) for m in fitted.values() if not m.converged_]
-            + ([f"{label(holdout['model'])} fitted to calibration_end"] if holdout is not None and not holdout["model"].converged_ else []),
+            + [f"{label(m)} fitted to {'calibration_end' if split is not None else 'observation_end'}"
+               for m in (selection.fits.values() if selection is not None else [holdout["model"]] if holdout is not None else [])
+               if not m.converged_ and m not in fitted.values()],
+            "boundary": {role: m.boundary_ for role, m in fitted.items() if getattr(m, "boundary_", None)},
             "warnings": journal.warnings,
             "outputs": outputs,
             "plots": plots,
@@ -1642,6 +1881,8 @@ def run(
                 "observation_end": split.attrs.get("observation_end"),
                 "customers": len(split),
                 "customers_first_seen_in_holdout": split.attrs.get("report", {}).get("customers_first_seen_in_holdout"),
+                "model": keys["transactions"],
+                "verdict": holdout["report"].verdict,
                 "metrics": holdout["report"].metrics,
                 "pit_decile_shares": holdout["report"].pit_deciles.to_list(),
                 "by_frequency_file": HOLDOUT,
@@ -1654,7 +1895,8 @@ def run(
     target = shown(config.output.dir)
     log.info(
         f"wrote {PREDICTIONS} ({len(result.frame):,} customers), " + ", ".join(files.values())
-        + (f", {HOLDOUT}" if holdout is not None else "") + (f", {len(plots)} plots in {PLOTS}/" if plots else "")
+        + (f", {HOLDOUT}" if holdout is not None else "") + (f", {COMPARISON}" if selection is not None else "")
+        + (f", {len(plots)} plots in {PLOTS}/" if plots else "")
         + f" and {MANIFEST} to {target} in {time.perf_counter() - t0:.1f} s"
     )
     return manifest

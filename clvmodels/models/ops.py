@@ -4,10 +4,12 @@ Each model writes its log-likelihood once, as a function of an ``ops`` namespace
 same formula evaluates with numpy/scipy for maximum likelihood and with PyTensor for the PyMC
 model (:mod:`clvmodels.inference.bayes`). A backend provides:
 
-``gammaln, log, exp, logaddexp, where, maximum, log1p, expm1, minimum, sqrt, stop_gradient``
+``gammaln, log, exp, logaddexp, where, maximum, log1p, expm1, minimum, sqrt, stop_gradient, frozen``
 
 with numpy broadcasting semantics (``where(cond, a, b)`` selects elementwise; ``stop_gradient(x)``
-is ``x`` with a zero derivative).
+is ``x`` with a zero derivative; ``frozen(fn, n_outputs, *vectors)`` is ``fn(*vectors)`` evaluated by
+numpy, returning ``n_outputs`` matrices with one row per element of the vectors, without derivatives:
+for quantities such as a quadrature's layout, on which the result does not depend).
 
 ``NUMPY_OPS`` is built on import. ``PYTENSOR_OPS`` is built on first access (module
 ``__getattr__``), so that importing clvmodels never imports PyTensor.
@@ -37,6 +39,7 @@ NUMPY_OPS = SimpleNamespace(
     minimum=np.minimum,
     sqrt=np.sqrt,
     stop_gradient=lambda x: x,
+    frozen=lambda fn, n_outputs, *args: fn(*args),
 )
 
 
@@ -47,7 +50,7 @@ def pytensor_ops() -> SimpleNamespace:
     Returns
     -------
     SimpleNamespace
-        ``gammaln, log, exp, logaddexp, where, maximum, log1p, expm1, minimum, sqrt, stop_gradient`` as PyTensor tensor operations;
+        ``gammaln, log, exp, logaddexp, where, maximum, log1p, expm1, minimum, sqrt, stop_gradient, frozen`` as PyTensor tensor operations;
         ``where`` is ``pytensor.tensor.switch``, which like ``numpy.where`` evaluates both
         branches (the log-likelihoods keep both finite, so gradients stay free of NaN).
 
@@ -86,7 +89,32 @@ def pytensor_ops() -> SimpleNamespace:
         minimum=pt.minimum,
         sqrt=pt.sqrt,
         stop_gradient=zero_grad,
+        frozen=_pytensor_frozen,
     )
+
+
+def _pytensor_frozen(fn: Any, n_outputs: int, *args: Any) -> tuple[Any, ...]:
+    """``fn(*args)`` as a PyTensor operation run by numpy, its outputs cut off from the gradient."""
+    from pytensor.gradient import disconnected_grad
+
+    outputs = _frozen_op(fn, len(args), n_outputs)(*args)
+    outputs = outputs if isinstance(outputs, list | tuple) else [outputs]
+    return tuple(disconnected_grad(o) for o in outputs)
+
+
+@lru_cache(maxsize=None)
+def _frozen_op(fn: Any, n_inputs: int, n_outputs: int) -> Any:
+    import pytensor.tensor as pt
+
+    try:
+        from pytensor.compile.ops import wrap_py
+    except ImportError:  # PyTensor < 2.31
+        from pytensor.compile.ops import as_op as wrap_py
+
+    def run(*args: np.ndarray) -> list[np.ndarray]:
+        return [np.ascontiguousarray(v, dtype=np.float64) for v in fn(*args)]
+
+    return wrap_py(itypes=[pt.dvector] * n_inputs, otypes=[pt.dmatrix] * n_outputs)(run)
 
 
 def __getattr__(name: str) -> Any:
