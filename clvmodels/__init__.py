@@ -5,7 +5,7 @@ Public names::
     rfm_summary, calibration_holdout_split   transaction log -> per-customer summary (pandas, or
                                              DuckDB for files too big for pandas: engine=)
     pattern_table                            the distinct (frequency, recency, T) with a weight
-    BetaGeo                                  BG/NBD model of purchasing and dropping out
+    BetaGeo, ParetoNBD, ModifiedBetaGeo      BG/NBD, Pareto/NBD and MBG/NBD models of purchasing and dropping out
     GammaGamma                               Gamma-Gamma model of spend per transaction
     forecast, Forecast                       per-customer CLV with credible and predictive intervals
     evaluate_holdout                         holdout accuracy, interval coverage and PIT
@@ -32,7 +32,7 @@ from .exceptions import ConvergenceWarning, DataWarning, NotFittedError, Statist
 from .forecast import Forecast, forecast
 from .inference.bayes import Prior
 from .io import load_model as load
-from .models import BetaGeo, GammaGamma, model_class, registered
+from .models import BetaGeo, GammaGamma, ModifiedBetaGeo, ParetoNBD, model_class, registered
 from .tracking import new_customer_purchases, tracking_forecast
 from .validation import HoldoutReport, evaluate_holdout
 
@@ -43,6 +43,8 @@ except PackageNotFoundError:  # running from a source tree that is not installed
 
 __all__ = [
     "BetaGeo",
+    "ParetoNBD",
+    "ModifiedBetaGeo",
     "GammaGamma",
     "rfm_summary",
     "calibration_holdout_split",

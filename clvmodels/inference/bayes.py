@@ -787,10 +787,23 @@ def _with_groups(
     values = np.empty((n_chain * n_draw, n_customers))
     # per pattern, in chunks of draws so the pattern block stays within a tenth of the budget
     n_patterns = len(patterns[0])
-    chunk = max(1, int(LOG_LIKELIHOOD_BUDGET // 10 // (8 * max(n_patterns, 1))))
-    for start in range(0, len(draws), chunk):
-        block = spec.loglik(draws.iloc[start : start + chunk], *patterns)
+    cores = _usable_cores()
+    chunk = max(1, min(int(LOG_LIKELIHOOD_BUDGET // 10 // (8 * max(n_patterns, 1) * cores)), -(-len(draws) // cores)))
+
+    def fill(start: int) -> None:
+        with np.errstate(all="ignore"):
+            block = spec.loglik(draws.iloc[start : start + chunk], *patterns)
         values[start : start + chunk] = block[:, inverse]
+
+    starts = range(0, len(draws), chunk)
+    if cores == 1 or len(starts) == 1:
+        for start in starts:
+            fill(start)
+    else:  # the likelihoods' heavy parts release the GIL (numpy, numba nogil kernels)
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=cores) as pool:
+            list(pool.map(fill, starts))
     ll = xr.Dataset(
         {spec.observed: (("chain", "draw", dim), values.reshape(n_chain, n_draw, n_customers))},
         coords={"chain": idata.posterior.chain.values, "draw": idata.posterior.draw.values, dim: coord},
