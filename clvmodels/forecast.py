@@ -47,7 +47,7 @@ from .io import _atomic_write
 from .exceptions import StatisticalWarning
 from .models.base import check_units
 from .models.chebyshev import XTInterpolant
-from .models.params import unpack
+from .models.params import seed_sequence, unpack
 from .progress import progress as show_progress
 from .units import normalize_unit, unit_days
 
@@ -784,7 +784,7 @@ def forecast(
     s = validate_summary(data, monetary=with_spend)
     tm = type(transaction_model).formulas
     sm = type(spend_model).formulas if with_spend else None
-    seed = np.random.SeedSequence(random_seed)
+    seed = seed_sequence(random_seed)
     seed_tx, seed_spend, seed_sim = seed.spawn(3)
     tx_draws = transaction_model.sample_params(n_draws, method=draws, random_seed=seed_tx)
     spend_draws = spend_model.sample_params(n_draws, method=draws, random_seed=seed_spend) if with_spend else None

@@ -463,9 +463,9 @@ def _check_patterns(cls: type, arrays: tuple[np.ndarray, ...], weights: np.ndarr
 
 def _fit_result(cls: type, meta: dict[str, Any], path: Path, patterns: tuple[np.ndarray, ...] | None,
                 weights: np.ndarray | None, idata: Any = None) -> Any:
-    """The :class:`~clvmodels.models.base.FitResult` a file describes, every value checked."""
+    """The :class:`~clvmodels.inference.result.FitResult` a file describes, every value checked."""
     from .inference.bayes import Prior
-    from .models.base import FitResult
+    from .inference.result import FitResult
     from .units import normalize_unit
 
     fitted = meta["fitted"]

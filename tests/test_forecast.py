@@ -181,3 +181,16 @@ def test_simulated_futures_follow_the_model(discounting):
     assert np.all(np.abs(observed - pmf) <= 4 * np.sqrt(pmf * (1 - pmf) / n) + 1e-5), (observed, pmf)
     expected_value = float(gg.expected_spend(params_gg, x, m)[0] * det[0])
     assert values.mean() == pytest.approx(expected_value, abs=4 * values.std() / np.sqrt(n))
+
+
+def test_bad_seeds_are_clear_errors(cdnow):
+    from clvmodels import BetaGeo, GammaGamma
+
+    models = BetaGeo().fit(cdnow), GammaGamma().fit(cdnow)
+    for seed in (-1, 1.5, "7"):
+        with pytest.raises(ValueError, match="random_seed=.* must be a whole number >= 0"):
+            forecast(*models, cdnow, horizon=10, discount_rate=0.1, n_draws=10, random_seed=seed)
+        with pytest.raises(ValueError, match="random_seed=.* must be a whole number >= 0"):
+            models[0].sample_params(10, random_seed=seed)
+    with pytest.raises(ValueError, match="random_seed=-1 must be a whole number >= 0"):
+        BetaGeo(random_seed=-1).fit(cdnow, method="nuts")

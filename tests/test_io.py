@@ -220,7 +220,8 @@ def test_an_unknown_model_is_a_clear_error_listing_the_registered_ones(saved, tm
 
 
 def test_load_sets_the_fitted_state_only_through_set_fitted(saved, monkeypatch):
-    from clvmodels.models.base import FitResult, Model
+    from clvmodels.inference.result import FitResult
+    from clvmodels.models.base import Model
 
     results = []
     monkeypatch.setattr(Model, "_set_fitted", lambda self, result: results.append(result))

@@ -655,7 +655,7 @@ def renamed(bgnbd):
     """The CDNOW fit as a model registered under another key and name, with BG/NBD's formulas
     but without its assumption that a customer with no repeat purchase is alive."""
     from clvmodels.models import registry
-    from clvmodels.models.base import FitResult
+    from clvmodels.inference.result import FitResult
 
     class Renamed(BetaGeo):
         key = "test-renamed-plots"

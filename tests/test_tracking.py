@@ -104,7 +104,7 @@ def test_any_registered_transaction_model_is_asked_through_the_protocol(model, l
     model is a clear error naming the transaction models."""
     from clvmodels import GammaGamma
     from clvmodels.models import registry
-    from clvmodels.models.base import FitResult
+    from clvmodels.inference.result import FitResult
 
     class Renamed(BetaGeo):
         key = "test-renamed-tracking"

@@ -212,7 +212,7 @@ def test_any_registered_transaction_model_is_asked_through_the_protocol(cdnow_mo
 
 
 def _result_of(model):
-    from clvmodels.models.base import FitResult
+    from clvmodels.inference.result import FitResult
 
     return FitResult(method="mle", params=model.params_, covariance=model.covariance_, covariance_log=model.covariance_log_,
                      loglik=model.loglik_, converged=model.converged_, n_customers=model.n_customers_,

@@ -49,6 +49,7 @@ import pandas as pd
 from ..exceptions import ConvergenceWarning
 from . import kernels as _kernels
 from .kernels import encode_priors
+from ..models.params import seed_sequence
 from .mle import maximize_loglik
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -443,7 +444,7 @@ def fit(
     observed: pd.DataFrame,
 ) -> Any:
     """Fit ``estimator`` by ``method`` (one of :data:`METHODS`); returns a
-    :class:`~clvmodels.models.base.FitResult` (the estimator stores it).
+    :class:`~clvmodels.inference.result.FitResult` (the estimator stores it).
 
     Called by :meth:`clvmodels.models.base.Model.fit`; see there and the estimator's settings.
 
@@ -457,7 +458,7 @@ def fit(
     >>> model.method_, sorted(model.priors_), model.converged_
     ('map', ['gamma', 'p', 'q'], True)
     """
-    from ..models.base import FitResult
+    from .result import FitResult
 
     name = _model_name(estimator)
     spec = _spec(name)
@@ -556,8 +557,8 @@ def _check_settings(estimator: Model, method: str) -> dict[str, Any]:
         raise ValueError(f"sampler={estimator.sampler!r}; use one of {SAMPLERS}.")
     out["sampler"] = estimator.sampler
     seed = estimator.random_seed
-    if seed is not None and not isinstance(seed, int | np.integer):
-        raise ValueError(f"random_seed={seed!r} must be an int or None.")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0):
+        raise ValueError(f"random_seed={seed!r} must be a whole number >= 0 or None.")
     out["random_seed"] = None if seed is None else int(seed)
     progress = estimator.progressbar
     out["progressbar"] = _progress_default() if progress is None else bool(progress)
@@ -1074,7 +1075,7 @@ def prior_predictive(
     transactions = _model_class(name).kind == "transactions"
     weights = np.ones(len(customers[0]))
     priors = resolve_priors(name, estimator.priors, _data_scale(name, customers, weights))
-    seed = np.random.SeedSequence(random_seed)
+    seed = seed_sequence(random_seed)
     seed_params, seed_sub, seed_sim = seed.spawn(3)
     values = pm.draw([priors[n].dist() for n in spec.names], draws=int(n_draws),
                      random_seed=int(seed_params.generate_state(1, dtype=np.uint32)[0]))

@@ -7,7 +7,6 @@ import html
 import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
@@ -16,6 +15,8 @@ from scipy import stats
 
 from ..exceptions import ConvergenceWarning, NotFittedError, StatisticalWarning
 from ..inference.mle import MLEResult, maximize_loglik, single_threaded_blas
+from ..inference.result import FitResult
+from .params import seed_sequence
 
 __all__ = ["Model", "TransactionModel", "SpendModel", "FitResult", "check_time", "check_units"]
 
@@ -398,7 +399,7 @@ class Model:
         if int(n_draws) != n_draws or n_draws < 1:
             raise ValueError(f"n_draws={n_draws!r} must be a whole number >= 1.")
         n_draws = int(n_draws)
-        seed = random_seed if isinstance(random_seed, np.random.SeedSequence) else np.random.SeedSequence(random_seed)
+        seed = seed_sequence(random_seed)
         posterior = getattr(self, "idata_", None) is not None
         if method is None:
             method = "posterior" if posterior else "laplace"
@@ -679,36 +680,6 @@ _FITTED_ATTRIBUTES = (
     "method_", "params_", "covariance_", "covariance_log_", "loglik_", "converged_", "n_customers_", "n_patterns_",
     "optimizer_", "idata_", "sampler_", "priors_", "_patterns_", "_pattern_weights_", "boundary_",
 )
-
-
-@dataclass
-class FitResult:
-    """The outcome of any fit, in one shape: what :meth:`Model._set_fitted` stores.
-
-    ``params`` are the estimates (MLE, posterior mean or mode) in the model's parameter order;
-    ``covariance`` and ``covariance_log`` their covariance and that of their logarithms;
-    ``patterns``/``weights`` the weighted patterns fitted (``None`` when unknown, e.g. a model
-    file without them, then ``n_patterns`` says how many there were); ``idata``, ``sampler``
-    and ``priors`` for Bayesian fits; ``extra`` holds model-specific fitted attributes
-    (name -> value, e.g. ``frequency_spend_corr_``).
-    """
-
-    method: str
-    params: Any
-    covariance: Any
-    covariance_log: Any
-    loglik: float
-    converged: bool
-    n_customers: int
-    patterns: tuple[np.ndarray, ...] | None = None
-    weights: np.ndarray | None = None
-    n_patterns: int | None = None
-    optimizer: dict[str, Any] | None = None
-    idata: Any = None
-    sampler: dict[str, Any] | None = None
-    priors: dict[str, Any] | None = None
-    time_unit: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -26,7 +26,8 @@ from scipy import special, stats
 
 from ..data import compress_patterns, validate_summary
 from ..exceptions import StatisticalWarning
-from .base import FitResult, SpendModel, _weights_of
+from ..inference.result import FitResult
+from .base import SpendModel, _weights_of
 from .ops import NUMPY_OPS
 from .params import unpack
 from .registry import register

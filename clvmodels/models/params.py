@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["unpack"]
+__all__ = ["unpack", "seed_sequence"]
 
 
 def unpack(params: Any, names: Sequence[str]) -> tuple[Any, ...]:
@@ -66,3 +66,25 @@ def _scalar_or_array(value: Any) -> Any:
     if isinstance(value, np.ndarray | list | tuple):
         return np.asarray(value, dtype=np.float64)
     return value
+
+
+def seed_sequence(random_seed: Any, name: str = "random_seed") -> np.random.SeedSequence:
+    """A ``SeedSequence`` from a seed: None, a whole number >= 0, or a SeedSequence; a clear error
+    naming the argument otherwise (numpy's own says "expected non-negative integer").
+
+    Examples
+    --------
+    >>> seed_sequence(1).entropy
+    1
+    >>> seed_sequence(-1)
+    Traceback (most recent call last):
+    ...
+    ValueError: random_seed=-1 must be a whole number >= 0 (or None for a fresh random seed).
+    """
+    if isinstance(random_seed, np.random.SeedSequence):
+        return random_seed
+    if random_seed is None:
+        return np.random.SeedSequence()
+    if isinstance(random_seed, bool) or not isinstance(random_seed, int | np.integer) or random_seed < 0:
+        raise ValueError(f"{name}={random_seed!r} must be a whole number >= 0 (or None for a fresh random seed).")
+    return np.random.SeedSequence(int(random_seed))
