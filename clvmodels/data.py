@@ -754,6 +754,7 @@ def rfm_summary(
     engine: str = "auto",
     memory_limit: int | str | None = None,
     temp_directory: str | None = None,
+    progress: bool | None = None,
 ) -> pd.DataFrame:
     """Summarise a transaction log into frequency, recency, T (and monetary value) per customer.
 
@@ -795,6 +796,9 @@ def rfm_summary(
         (within one period their values add up, as in the CDNOW data); ``"drop"`` excludes them
         with a :class:`~clvmodels.exceptions.DataWarning` (whatever ``invalid`` is);
         ``"raise"`` refuses them.
+    progress : bool, optional
+        ``False``: silent. By default a progress bar in a terminal or notebook when the summary
+        takes more than two seconds, and a log line in batch jobs (:mod:`clvmodels.progress`).
     engine : {"auto", "pandas", "duckdb", "spark"}
         ``"pandas"`` (the reference) for a DataFrame; ``"duckdb"`` reads the data in DuckDB, with
         the same validation, messages and results (``frequency``, ``recency`` and ``T``
@@ -837,15 +841,25 @@ def rfm_summary(
         observation_end=observation_end, time_unit=time_unit, resolution=resolution,
         invalid=invalid, duplicates=duplicates,
     )
+    from .progress import progress as show_progress
+
     if _choose_engine(transactions, engine) == "duckdb":
         from .engines.duckdb import summarize
 
-        return summarize(transactions, **options, memory_limit=memory_limit, temp_directory=temp_directory)
-    tx, end_period = _validate_transactions(transactions, **options)
-    codes, customers = _factorize_customers(tx.ids)
-    per = _per_customer(codes, tx.period, tx.amount, len(customers))
-    return _rfm_frame(customers, per, end_period, time_unit=time_unit, resolution=tx.resolution,
-                      report=tx.report, customer_col=customer_col, amount_col=amount_col)
+        with show_progress(1, "summary (DuckDB)", unit="queries", enabled=progress) as bar:
+            summary = summarize(transactions, **options, memory_limit=memory_limit, temp_directory=temp_directory)
+            bar.update()
+        return summary
+    with show_progress(3, "summary", unit="steps", enabled=progress) as bar:
+        tx, end_period = _validate_transactions(transactions, **options)
+        bar.update()  # dates and amounts parsed and checked
+        codes, customers = _factorize_customers(tx.ids)
+        per = _per_customer(codes, tx.period, tx.amount, len(customers))
+        bar.update()  # grouped by customer
+        summary = _rfm_frame(customers, per, end_period, time_unit=time_unit, resolution=tx.resolution,
+                             report=tx.report, customer_col=customer_col, amount_col=amount_col)
+        bar.update()
+    return summary
 
 
 def calibration_holdout_split(
