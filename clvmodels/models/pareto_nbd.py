@@ -829,6 +829,8 @@ class _PatternLoglik:
         self.xd, self.txd, self.Td = self.x[self.dead_possible], self.t_x[self.dead_possible], self.T[self.dead_possible]
         self.xs, self.inverse = np.unique(self.x, return_inverse=True)
         self.wx = np.bincount(self.inverse, weights=self.w)
+        self.compiled = compiled
+        self.dead_index = np.flatnonzero(self.dead_possible).astype(np.int64)
 
     @staticmethod
     def _compiled_log_a0(*args: np.ndarray) -> np.ndarray:
@@ -837,6 +839,17 @@ class _PatternLoglik:
         return out
 
     def __call__(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
+        if self.compiled:
+            grad = np.empty(4)
+            value = _compiled_pattern_loglik()(
+                np.asarray(theta, dtype=np.float64), self.x, self.T, self.w, self.dead_index, self.xd, self.txd,
+                self.Td, self.xs, self.wx, _NODES, _WEIGHTS, grad,
+            )
+            return float(value), grad
+        return self.reference(theta)
+
+    def reference(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
+        """The same in numpy (the A0 terms compiled or not, as constructed)."""
         r, alpha, s, beta = (float(v) for v in theta)
         x, T, w = self.x, self.T, self.w
         log_at, log_bt = np.log(alpha + T), np.log(beta + T)
@@ -1131,6 +1144,92 @@ def _a0_patterns(p_total: np.ndarray, p_small: np.ndarray, p_large: np.ndarray, 
 
 
 _series_jit: Any = None
+
+
+def _pattern_loglik(theta: np.ndarray, x: np.ndarray, T: np.ndarray, w: np.ndarray, dead: np.ndarray, xd: np.ndarray,
+                    txd: np.ndarray, Td: np.ndarray, xs: np.ndarray, wx: np.ndarray, nodes: np.ndarray,
+                    weights: np.ndarray, grad: np.ndarray) -> float:
+    """:class:`_PatternLoglik`'s value and gradient in one compiled pass (no GIL held), so that
+    several sampler threads evaluate it at once. ``dead`` indexes the patterns with ``T > t_x``
+    (``xd, txd, Td`` are theirs); ``xs, wx`` the distinct frequencies and their weights."""
+    r, alpha, s, beta = theta[0], theta[1], theta[2], theta[3]
+    nd = len(xd)
+    first = alpha <= beta
+    p_total = np.empty(nd)
+    p_small = np.empty(nd)
+    p_large = np.empty(nd)
+    d = np.empty(nd)
+    base = np.empty(nd)
+    for j in range(nd):
+        p1, p2 = r + xd[j], s + 1.0
+        p_total[j] = p1 + p2
+        p_small[j] = p1 if first else p2
+        p_large[j] = p2 if first else p1
+        d[j] = (beta - alpha) if first else (alpha - beta)
+        base[j] = alpha if first else beta
+    a0 = np.empty((5, nd))
+    _a0_patterns_jit(p_total, p_small, p_large, d, base, txd, Td, nodes, weights, a0)
+    n = 0.0
+    for i in range(len(w)):
+        n += w[i]
+    log_alpha, log_beta = math.log(alpha), math.log(beta)
+    value = n * (r * log_alpha + s * log_beta)
+    g0 = n * log_alpha
+    g1 = n * r / alpha
+    g2 = n * log_beta
+    g3 = n * s / beta
+    lg_r, dg_r = math.lgamma(r), _digamma(r)
+    for k in range(len(xs)):
+        value += wx[k] * (math.lgamma(r + xs[k]) - lg_r)
+        g0 += wx[k] * (_digamma(r + xs[k]) - dg_r)
+    log_s = math.log(s)
+    j = 0
+    for i in range(len(w)):
+        log_at, log_bt = math.log(alpha + T[i]), math.log(beta + T[i])
+        log_alive = -(r + x[i]) * log_at - s * log_bt
+        share = 0.0
+        da0 = da1 = da2 = da3 = 0.0
+        if j < nd and dead[j] == i:
+            log_dead = log_s + a0[0, j]
+            g_p, g_large, g_d, g_base = a0[1, j], a0[2, j], a0[3, j], a0[4, j]
+            if first:
+                da0, da2 = g_p, g_p + g_large
+                da1, da3 = -g_d + g_base, g_d
+            else:
+                da0, da2 = g_p + g_large, g_p
+                da1, da3 = g_d, -g_d + g_base
+            top = max(log_alive, log_dead)
+            mix = top + math.log1p(math.exp(-abs(log_alive - log_dead)))
+            share = math.exp(log_dead - mix)
+            j += 1
+        else:
+            mix = log_alive
+        alive = 1.0 - share
+        wi = w[i]
+        value += wi * mix
+        g0 += wi * (-alive * log_at + share * da0)
+        g1 += wi * (-alive * (r + x[i]) / (alpha + T[i]) + share * da1)
+        g2 += wi * (-alive * log_bt + share * (1.0 / s + da2))
+        g3 += wi * (-alive * s / (beta + T[i]) + share * da3)
+    grad[0], grad[1], grad[2], grad[3] = g0, g1, g2, g3
+    return value
+
+
+_pattern_loglik_jit: Any = None
+
+
+def _compiled_pattern_loglik() -> Any:
+    """:func:`_pattern_loglik` compiled by numba (on first use; cached on disk)."""
+    global _pattern_loglik_jit
+    if _pattern_loglik_jit is None:
+        import numba
+
+        from ..inference._numba_kernels import digamma
+
+        _compiled_a0()
+        globals()["_digamma"] = digamma
+        _pattern_loglik_jit = numba.njit(nogil=True, cache=True, error_model="numpy")(_pattern_loglik)
+    return _pattern_loglik_jit
 
 
 def _compiled_a0() -> Any:
