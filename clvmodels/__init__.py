@@ -10,6 +10,7 @@ Public names::
     forecast, Forecast                       per-customer CLV with credible and predictive intervals
     evaluate_holdout                         holdout accuracy, interval coverage and PIT
     compare_models                           fit criteria and holdout accuracy of several models
+    acquisition_cohorts                      each customer's first-purchase cohort (for segments=)
     registered, model_class                  the registered models by key ("bgnbd", "pareto-nbd", ...)
     tracking_forecast, new_customer_purchases  repeat transactions over calendar time, of a new customer
     load                                     a model saved by model.save(path) (JSON or NetCDF)
@@ -33,6 +34,7 @@ from .forecast import Forecast, forecast
 from .inference.bayes import Prior
 from .io import load_model as load
 from .models import BetaGeo, GammaGamma, ModifiedBetaGeo, ParetoNBD, model_class, registered
+from .segments import acquisition_cohorts
 from .tracking import new_customer_purchases, tracking_forecast
 from .validation import HoldoutReport, evaluate_holdout
 
@@ -51,6 +53,7 @@ __all__ = [
     "pattern_table",
     "evaluate_holdout",
     "compare_models",
+    "acquisition_cohorts",
     "ModelComparison",
     "model_class",
     "registered",

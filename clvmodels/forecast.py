@@ -206,8 +206,8 @@ class Forecast:
         unknown = [c for c in columns if c not in attributes]
         if unknown or not columns:
             raise ValueError(f"by={by!r}: unknown segment column(s) {unknown}; this forecast's segments: {attributes}.")
-        group_of = self.segment_cells.groupby(columns, sort=True, dropna=False).ngroup().to_numpy()
-        groups = self.segment_cells.groupby(columns, sort=True, dropna=False)["customers"].sum()
+        group_of = self.segment_cells.groupby(columns, sort=True, dropna=False, observed=True).ngroup().to_numpy()
+        groups = self.segment_cells.groupby(columns, sort=True, dropna=False, observed=True)["customers"].sum()
         matrix = np.zeros((len(self.segment_cells), len(groups)))
         matrix[np.arange(len(group_of)), group_of] = 1.0
         return columns, groups.to_frame(), matrix
@@ -604,7 +604,7 @@ def _segment_cells(segments: Any, data: pd.DataFrame, index: pd.Index) -> tuple[
     else:
         raise TypeError(f"segments must be column names or a DataFrame indexed by customer id; got {type(segments).__name__}.")
     attributes = attributes.reset_index(drop=True)
-    cell_of = attributes.groupby(list(attributes.columns), sort=True, dropna=False).ngroup().to_numpy(dtype=np.int64)
+    cell_of = attributes.groupby(list(attributes.columns), sort=True, dropna=False, observed=True).ngroup().to_numpy(dtype=np.int64)
     first = np.unique(cell_of, return_index=True)[1]
     cells = attributes.iloc[first].reset_index(drop=True)
     cells.index.name = "cell"

@@ -20,7 +20,7 @@ heterogeneity and spend             :func:`plot_heterogeneity`, :func:`plot_purc
                                     :func:`plot_frequency_spend`
 customer lifetime value             :func:`plot_clv_distribution`, :func:`plot_top_customers`
 models compared                     :func:`plot_compare_holdout`, :func:`plot_compare_tracking`
-segments                            :func:`plot_segments`
+segments                            :func:`plot_segments`, :func:`plot_cohorts`
 Bayesian fits (ArviZ)               :func:`plot_trace`, :func:`plot_rank`, :func:`plot_posterior`,
                                     :func:`plot_prior_posterior`
 ==================================  ============================================================
@@ -39,7 +39,7 @@ from __future__ import annotations
 
 from .bayes import plot_posterior, plot_prior_posterior, plot_rank, plot_trace
 from .compare import plot_compare_holdout, plot_compare_tracking
-from .segments import plot_segments
+from .segments import plot_cohorts, plot_segments
 from .customers import (
     plot_clv_distribution,
     plot_customer_history,
@@ -87,4 +87,5 @@ __all__ = [
     "plot_compare_holdout",
     "plot_compare_tracking",
     "plot_segments",
+    "plot_cohorts",
 ]
