@@ -184,6 +184,9 @@ def _input_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--date-format", help='strftime format of the dates, e.g. "%%Y-%%m-%%d"; "mixed" for mixed formats')
     group.add_argument("--invalid", choices=("raise", "drop"), default="raise", help="invalid rows: fail, or drop and count them")
     group.add_argument("--duplicates", choices=("keep", "drop", "raise"), default="keep", help="rows identical in customer, date and amount")
+    group.add_argument("--engine", choices=("auto", "pandas", "duckdb"), default="auto",
+                       help="what reads and summarises: auto (DuckDB for Parquet, a directory, a glob or a plain CSV), pandas or duckdb")
+    group.add_argument("--memory-limit", type=_checked("input", "memory_limit"), help='memory DuckDB may use, e.g. "2GB" (default: 40%% of the machine)')
 
 
 def _model_keys() -> str:
@@ -208,7 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("summarize", help="transaction log -> per-customer summary CSV", formatter_class=_Formatter,
                        description="Summarise a transaction log into frequency, recency, T and monetary_value per customer.")
-    p.add_argument("transactions", metavar="TRANSACTIONS", help="transaction file (CSV or Parquet)")
+    p.add_argument("transactions", metavar="TRANSACTIONS", help="transaction file (CSV or Parquet), or a directory or glob of them")
     p.add_argument("-o", "--output", required=True, metavar="SUMMARY.csv", help="summary CSV to write")
     p.add_argument("--time-unit", required=True, help="unit of recency and T: h, D, W, M (30.4375 days) or Y (365.25 days)")
     p.add_argument("--resolution", choices=("D", "h"), help="period in which a customer's purchases merge (default: D, or h for hourly units)")
@@ -304,7 +307,7 @@ def _input_config(args: argparse.Namespace) -> Any:
         path=Path(args.transactions), format=args.format, separator=args.sep, decimal=args.decimal, header=args.header,
         columns=columns, encoding=args.encoding, customer_col=args.customer_col, date_col=args.date_col,
         amount_col=None if args.no_amount else args.amount_col, date_format=args.date_format, invalid=args.invalid,
-        duplicates=args.duplicates,
+        duplicates=args.duplicates, engine=args.engine, memory_limit=args.memory_limit,
     )
 
 
@@ -336,9 +339,9 @@ def _summarize(args: argparse.Namespace, log: logging.Logger) -> int:
     report = summary.attrs.get("report", {})
     dropped = sum((report.get("dropped") or {}).values())
     late = int(report.get("rows_after_observation_end") or 0)
-    text = (f"{shown(tx.path)}: {len(tx.frame):,} rows, {report.get('rows_used', 0):,} used, {dropped:,} dropped"
+    text = (f"{shown(tx.path)}: {report.get('rows_in', tx.n_rows):,} rows, {report.get('rows_used', 0):,} used, {dropped:,} dropped"
             + (f" ({late:,} after the observation end)" if late else "") + f" -> "
-            f"{len(summary):,} customers ({int((summary['frequency'] > 0).sum()):,} with repeat purchases)")
+            f"{len(summary):,} customers ({int((summary['frequency'] > 0).sum()):,} with repeat purchases), read by {tx.engine} ({tx.reason})")
     if args.dry_run:
         print(f"would write {shown(args.output)}: {text}")
         return 0

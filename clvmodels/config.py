@@ -29,8 +29,10 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import json
 import math
 import os
+import re
 import stat
 import tomllib
 from collections.abc import Callable, Mapping
@@ -54,6 +56,7 @@ __all__ = [
     "check_value",
     "forecast_problems",
     "schema_markdown",
+    "pandas_csv_options",
 ]
 
 
@@ -184,6 +187,43 @@ def _encoding(value: str) -> str | None:
     return None
 
 
+_MEMORY = re.compile(r"\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)\s*", re.IGNORECASE)
+
+
+def _memory_limit(value: str) -> str | None:
+    if _MEMORY.fullmatch(value) and float(re.match(r"\s*([\d.]+)", value).group(1)) > 0:
+        return None
+    return 'must be a positive amount of memory with its unit, for example "2GB" or "500MB"'
+
+
+#: The ``[input]`` keys of the pandas CSV reader that DuckDB's reader does not take, with their defaults.
+PANDAS_CSV_OPTIONS: tuple[tuple[str, Any], ...] = (("separator", ","), ("decimal", "."), ("encoding", "utf-8"), ("header", True), ("columns", None))
+
+
+def is_utf8(encoding: str) -> bool:
+    """Whether ``encoding`` names UTF-8 (DuckDB reads UTF-8 only)."""
+    return encoding.lower().replace("_", "-") in ("utf-8", "utf8", "utf-8-sig")
+
+
+def pandas_csv_options(spec: Mapping[str, Any]) -> list[str]:
+    """The ``[input]`` CSV settings of ``spec`` that only the pandas reader honours, as
+    ``key = value`` texts (empty for a comma-separated UTF-8 CSV with a header line).
+
+    Examples
+    --------
+    >>> pandas_csv_options({"separator": ";", "decimal": ".", "encoding": "UTF-8", "header": True, "columns": None})
+    ["separator = ';'"]
+    """
+    out = []
+    for name, default in PANDAS_CSV_OPTIONS:
+        value = spec[name]
+        same = is_utf8(value) if name == "encoding" else value == default
+        if not same:
+            text = ("true" if value else "false") if isinstance(value, bool) else json.dumps(list(value)) if isinstance(value, tuple | list) else repr(value)
+            out.append(f"{name} = {text}")
+    return out
+
+
 def _time_unit(value: str) -> str | None:
     from .units import normalize_unit
 
@@ -263,8 +303,10 @@ MAX_BOOTSTRAP_DRAWS = 10_000
 SCHEMA: tuple[Key, ...] = (
     Key("", "seed", "int", 0, "Seed of every random step (parameter draws, simulated futures, Bayesian sampling, PIT); the same input, config and seed give a byte-identical predictions CSV.", check=_seed),
     Key("", "on_nonconvergence", "str", "fail", 'What a model that did not converge does: "fail" (exit code 3, nothing written) or "warn" (log a warning, write the outputs, record it in the manifest; a maximum-likelihood fit without a finite covariance then takes bootstrap parameter draws).', choices=("fail", "warn")),
-    Key("input", "path", "str", _REQUIRED, "Transaction file, CSV or Parquet (a .gz, .bz2, .xz or single-file .zip CSV is decompressed); relative paths are relative to the config file.", check=_not_empty),
+    Key("input", "path", "str", _REQUIRED, "Transaction file, CSV or Parquet (a .gz, .bz2, .xz or single-file .zip CSV is decompressed); or a directory or glob (\"exports/*.parquet\") of Parquet or CSV files, read by DuckDB; relative paths are relative to the config file. The manifest lists every file read with its SHA-256 and size; the input's sha256 (manifest and predictions header) is the file's own, or for a directory or glob the SHA-256 of its files' hashes sorted, one per line (LC_ALL=C sha256sum FILES | cut -d' ' -f1 | sort | sha256sum).", check=_not_empty),
     Key("input", "format", "str", "auto", 'File format: "csv", "parquet", or "auto" (Parquet for a .parquet or .pq name, CSV otherwise).', choices=("auto", "csv", "parquet")),
+    Key("input", "engine", "str", "auto", 'What reads and summarises the transactions: "pandas" (one file, in memory), "duckdb" (out of core, within memory_limit, spilling to disk) or "auto": DuckDB for Parquet, a directory, a glob or a comma-separated UTF-8 CSV with a header line; pandas for a CSV that needs separator, decimal, encoding, header or columns, or is compressed. The log and the manifest say which ran and why; the results are identical.', choices=("auto", "pandas", "duckdb")),
+    Key("input", "memory_limit", "str", None, 'Memory DuckDB may use, for example "2GB" (beyond it, it spills to a temporary folder); none is 40% of the machine\'s memory.', check=_memory_limit),
     Key("input", "separator", "str", ",", 'CSV field separator: one character, or "whitespace" for runs of spaces and tabs.', check=_separator),
     Key("input", "decimal", "str", ".", "CSV decimal mark of the amounts.", check=_decimal),
     Key("input", "header", "bool", True, "Whether the CSV's first line holds the column names; without it, give them in columns."),
@@ -324,6 +366,8 @@ class InputConfig:
     date_format: str | None = None
     invalid: str = "raise"
     duplicates: str = "keep"
+    engine: str = "auto"
+    memory_limit: str | None = None
     #: ``amount_col`` was not set: use a column named "amount" when the file has one, else no amounts
     amount_auto: bool = False
 
@@ -918,6 +962,8 @@ def _check_together(s: dict[str, dict[str, Any]], tables: dict[str, dict[str, An
     cols = [c for c in (inp["customer_col"], inp["date_col"], inp["amount_col"]) if c]
     if len(set(cols)) < len(cols):
         problems.append(f"[input] customer_col, date_col and amount_col must be three different columns, got {cols}")
+    if inp["engine"] != "auto" or inp["memory_limit"] is not None:
+        _check_engine(inp, problems)
     if inp["columns"] is not None and len(set(inp["columns"])) < len(inp["columns"]):
         problems.append(f"[input] columns has a name twice: {list(inp['columns'])}")
     if summ["calibration_end"] is not None and summ["observation_end"] is not None:
@@ -942,6 +988,20 @@ def _check_together(s: dict[str, dict[str, Any]], tables: dict[str, dict[str, An
     if draws == "bootstrap" and fc["n_draws"] > MAX_BOOTSTRAP_DRAWS:
         problems.append(f"[forecast] n_draws = {fc['n_draws']:,} with parameter_draws = \"bootstrap\" would refit each model {fc['n_draws']:,} times; use at most {MAX_BOOTSTRAP_DRAWS:,}")
     problems.extend(forecast_problems(fc, unit))
+
+
+def _check_engine(inp: dict[str, Any], problems: list[str]) -> None:
+    """``[input] engine`` agrees with the CSV settings and ``memory_limit``."""
+    if inp["engine"] == "duckdb" and inp["format"] != "parquet":
+        options = pandas_csv_options(inp)
+        if options:
+            problems.append(
+                f'[input] engine = "duckdb" reads CSV with DuckDB\'s reader (comma-separated UTF-8 with a header line), which '
+                f"does not take [input] {options[0]}{' (nor ' + ', '.join(options[1:]) + ')' if options[1:] else ''}: "
+                'set engine = "auto" or "pandas" to read this file with pandas, or export it as comma-separated UTF-8 with a header'
+            )
+    if inp["engine"] == "pandas" and inp["memory_limit"] is not None:
+        problems.append(f'[input] memory_limit = {inp["memory_limit"]!r} limits DuckDB, but engine = "pandas": remove memory_limit or set engine = "auto" or "duckdb"')
 
 
 def load_config(path: str | os.PathLike) -> RunConfig:

@@ -6,6 +6,16 @@ Nothing here computes a statistic: every number comes from the library
 those functions, turns their errors into :class:`RunError` with an exit code and a message that
 names the file, and writes the outputs safely.
 
+Engines (``[input] engine``)
+----------------------------
+A Parquet file, a directory or glob of Parquet or CSV files, or a comma-separated UTF-8 CSV
+with a header line is summarised by DuckDB (:mod:`clvmodels.engines.duckdb`) straight from the
+files, out of core within ``[input] memory_limit``; a CSV that needs the pandas reader's options
+(separator, decimal, encoding, no header, compression) is read whole by pandas. The log, the
+dry run and the manifest say which engine ran and why; the summaries are the same (the engine's
+contract), and so are the outputs. Input files are hashed by streaming; the manifest lists each
+with its size and SHA-256 (:func:`combined_sha256` for several).
+
 Safe writes (``clvmodels run``)
 -------------------------------
 The outputs of a run are first written into a *staging* folder beside the output directory
@@ -77,6 +87,9 @@ __all__ = [
     "on_signal",
     "Transactions",
     "read_transactions",
+    "choose_engine",
+    "combined_sha256",
+    "InputFile",
     "summarize",
     "write_summary",
     "read_summary",
@@ -251,15 +264,86 @@ class Journal:
 
 
 @dataclass(frozen=True)
-class Transactions:
-    """A transaction file as read: the table and what identifies the file."""
+class InputFile:
+    """One file read: its path, size and SHA-256 (hashed by streaming, never read whole)."""
 
-    frame: pd.DataFrame
+    path: Path
+    n_bytes: int
+    sha256: str
+
+    def record(self) -> dict[str, Any]:
+        """The manifest's entry."""
+        return {"path": str(self.path), "bytes": self.n_bytes, "sha256": self.sha256}
+
+
+@dataclass(frozen=True)
+class Transactions:
+    """The transactions as read: the table (pandas engine) or the files DuckDB reads, and what
+    identifies them.
+
+    ``sha256`` is the file's SHA-256; for a directory or glob (``files`` then lists each file,
+    sorted by path) it is the SHA-256 of the files' hashes sorted, each a line of 64 hex digits
+    ending in ``\\n`` (:func:`combined_sha256`). ``engine`` is ``"pandas"`` (``frame`` holds the
+    table) or ``"duckdb"`` (``frame`` is ``None``: the summaries are computed from the files),
+    ``reason`` why it was chosen.
+    """
+
+    frame: pd.DataFrame | None
     path: Path
     sha256: str
     n_bytes: int
     format: str
     compression: str | None = None
+    engine: str = "pandas"
+    reason: str = ""
+    files: tuple[InputFile, ...] = ()
+    columns: tuple[str, ...] = ()
+    memory_limit: str | None = None
+
+    @property
+    def single(self) -> bool:
+        """Whether the input is one file named by its path (not a directory or glob)."""
+        return len(self.files) == 1 and self.files[0].path == self.path
+
+    @property
+    def n_rows(self) -> int | None:
+        """Rows of the table (``None`` with DuckDB: see the summary's ``attrs["report"]["rows_in"]``)."""
+        return None if self.frame is None else len(self.frame)
+
+    def log_columns(self, columns: list[str]) -> pd.DataFrame:
+        """The transaction log's ``columns`` as a pandas DataFrame (for the tracking plot).
+
+        With the pandas engine, the table read; with DuckDB, those columns read by the engine's
+        reader (ids and dates of a CSV as text, as the summary reads them), in memory.
+        """
+        if self.frame is not None:
+            return self.frame
+        from .engines.duckdb import _duckdb_errors, _Source, connect
+
+        needed = {f"c{i}": c for i, c in enumerate(dict.fromkeys(columns))}
+        try:
+            with connect(self.memory_limit) as con, _duckdb_errors():
+                _Source(con, _engine_path(self), {"customer_col": needed["c0"], "date_col": needed["c1"]})
+                names = ", ".join('"' + c.replace('"', '""') + '"' for c in needed.values())
+                return con.sql(f"SELECT {names} FROM raw").df()
+        except (ValueError, TypeError) as exc:
+            raise InputError(f"{shown(self.path)}: {one_line(str(exc))}") from exc
+
+
+def combined_sha256(files: tuple[InputFile, ...] | list[InputFile]) -> str:
+    """The SHA-256 of several files: of their hex SHA-256s sorted, one per line.
+
+    It does not depend on the files' names or order; ``LC_ALL=C sha256sum FILES | cut -d' ' -f1 |
+    sort | sha256sum`` gives it.
+
+    Examples
+    --------
+    >>> one = InputFile(Path("a"), 0, hashlib.sha256(b"").hexdigest())
+    >>> combined_sha256([one]) == hashlib.sha256((one.sha256 + "\\n").encode()).hexdigest()
+    True
+    """
+    text = "".join(h + "\n" for h in sorted(f.sha256 for f in files))
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
 
 
 def _file_format(spec: InputConfig, compression: str | None = None) -> str:
@@ -302,12 +386,16 @@ def _decode(data: bytes, encoding: str, name: str) -> str:
 
 
 def read_transactions(spec: InputConfig) -> Transactions:
-    """Read a transaction file (CSV or Parquet) exactly as the settings describe it.
+    """Read a transaction file (CSV or Parquet), or find the files DuckDB will summarise.
 
-    The file is read once into memory, hashed and parsed from those bytes, so the SHA-256 in
-    the manifest is the hash of exactly the data used. From CSV the customer ids and the dates
-    are read as text (ids keep leading zeros; dates are parsed by the data layer with
-    ``date_format``); the amounts are parsed as numbers where they all are.
+    ``[input] engine`` decides (:func:`choose_engine`): with pandas the file is read once into
+    memory, hashed and parsed from those bytes, so the SHA-256 in the manifest is the hash of
+    exactly the data used; from CSV the customer ids and the dates are read as text (ids keep
+    leading zeros; dates are parsed by the data layer with ``date_format``), the amounts as
+    numbers where they all are. With DuckDB (a Parquet file, a directory or glob, a plain CSV)
+    nothing is loaded here: each file is hashed by streaming (chunks of a few MB) and checked
+    (a Parquet file's markers; a CSV's header line, and that it has rows), and the summaries
+    are computed by the engine from the files (:func:`summarize`).
 
     Parameters
     ----------
@@ -321,9 +409,222 @@ def read_transactions(spec: InputConfig) -> Transactions:
     Raises
     ------
     InputError
-        A missing, unreadable, empty or malformed file, an undecodable byte (with its line), or
-        a header without rows.
+        A missing, unreadable, empty or malformed file, an undecodable byte (with its line), a
+        header without rows, or an engine that cannot read this input (naming the key).
     """
+    engine, reason = choose_engine(spec)
+    if engine == "duckdb":
+        return _find_files(spec, reason)
+    return _read_with_pandas(spec, reason)
+
+
+#: Bytes hashed at a time.
+HASH_CHUNK = 4 << 20
+
+
+def _is_pattern(path: Path) -> bool:
+    return any(ch in str(path) for ch in "*?[")
+
+
+def _peek(path: Path, n: int = 16) -> bytes:
+    """The first ``n`` bytes of a regular file (the checks of :func:`_read_bytes` first)."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise InputError(f"{shown(path)}: no such transaction file; check [input] path (relative to the config file) or the TRANSACTIONS argument") from None
+    except OSError as exc:
+        raise InputError(f"{shown(path)}: cannot read the transaction file ({exc.strerror}); check its permissions") from None
+    if not stat.S_ISREG(mode):
+        return b""  # _read_bytes names what it is
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(n)
+    except OSError as exc:
+        raise InputError(f"{shown(path)}: cannot read the transaction file ({exc.strerror}); check its permissions") from None
+
+
+def choose_engine(spec: InputConfig) -> tuple[str, str]:
+    """The engine that reads ``spec`` (``"pandas"`` or ``"duckdb"``) and why, in a few words.
+
+    ``[input] engine = "auto"``: DuckDB for a Parquet file, a directory, a glob, or a
+    comma-separated UTF-8 CSV with a header line; pandas for a single CSV that needs the
+    pandas reader's options (``separator``, ``decimal``, ``encoding``, ``header``,
+    ``columns``), is compressed, or whose ``format`` contradicts its name.
+
+    Raises
+    ------
+    InputError
+        ``engine = "pandas"`` with a directory or glob; ``engine = "duckdb"`` (or a directory or
+        glob) with settings or a file DuckDB's reader cannot read; naming the key.
+    """
+    from .config import pandas_csv_options
+    from .engines.duckdb import _PARQUET
+
+    path, wanted = spec.path, spec.engine
+    options = pandas_csv_options(spec.__dict__)
+    many = _is_pattern(path) or path.is_dir()
+    if many:
+        what = "a glob" if _is_pattern(path) else "a directory"
+        if wanted == "pandas":
+            raise InputError(f'[input] path = {shown(path)!r} is {what}: engine = "pandas" reads one file; set [input] engine = "auto" or "duckdb"')
+        if options and spec.format != "parquet":
+            raise InputError(
+                f"[input] path = {shown(path)!r} is {what}, which DuckDB reads (comma-separated UTF-8 CSV with a header line, or "
+                f"Parquet); it does not take [input] {options[0]}: remove it, or convert the files"
+            )
+        return "duckdb", ("[input] engine = \"duckdb\"" if wanted == "duckdb" else f"{what} of files")
+    if wanted == "pandas":
+        return "pandas", '[input] engine = "pandas"'
+    magic = _peek(path)
+    kind = next((k for m, k in _COMPRESSED.items() if magic.startswith(m)), None)
+    duck_format = "parquet" if path.name.lower().endswith(_PARQUET) else "csv"
+    fmt = spec.format if spec.format != "auto" else duck_format
+    if wanted == "duckdb":
+        if fmt != duck_format:
+            raise InputError(f'[input] format = {spec.format!r}, but DuckDB tells the format by the file name ({path.name}): set engine = "auto" or "pandas", or rename the file')
+        if options and fmt == "csv":
+            raise InputError(f'[input] engine = "duckdb" does not take [input] {options[0]} (DuckDB reads comma-separated UTF-8 CSV with a header line); set engine = "auto" or "pandas"')
+        if kind is not None and not (kind == "gzip" and path.name.lower().endswith(".gz")):
+            raise InputError(f'{shown(path)} is {kind}-compressed, which [input] engine = "duckdb" does not read; set engine = "auto" or "pandas", or decompress it')
+        return "duckdb", '[input] engine = "duckdb"'
+    if fmt != duck_format:
+        return "pandas", f"[input] format = {spec.format!r} for a file named {path.name}"
+    if fmt == "parquet":
+        return "duckdb", "a Parquet file"
+    if kind is not None:
+        return "pandas", f"a {kind}-compressed CSV"
+    if options:
+        return "pandas", f"a CSV read with [input] {', '.join(options)}"
+    return "duckdb", "a comma-separated UTF-8 CSV with a header line"
+
+
+def _hash(path: Path, check: Callable[[bytes, bool], None] | None = None) -> InputFile:
+    """Size and SHA-256 of a file, read in chunks of :data:`HASH_CHUNK` bytes (``check(chunk,
+    last)`` sees each chunk)."""
+    digest = hashlib.sha256()
+    n = 0
+    try:
+        with open(path, "rb") as handle:
+            while True:
+                block = handle.read(HASH_CHUNK)
+                if check is not None:
+                    check(block, not block)
+                if not block:
+                    break
+                digest.update(block)
+                n += len(block)
+    except OSError as exc:
+        raise InputError(f"{shown(path)}: cannot read the transaction file ({exc.strerror}); check its permissions") from None
+    return InputFile(path, n, digest.hexdigest())
+
+
+class _ParquetCheck:
+    """A Parquet file begins and ends with ``PAR1``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self.head, self.tail = path, b"", b""
+
+    def __call__(self, block: bytes, last: bool) -> None:
+        if len(self.head) < 4:
+            self.head += block[: 4 - len(self.head)]
+        self.tail = (self.tail + block)[-4:]
+        if last and (self.head != b"PAR1" or self.tail != b"PAR1"):
+            raise InputError(
+                f"{shown(self.path)}: not a readable Parquet file (it does not begin and end with the Parquet marker PAR1); "
+                'set [input] format = "csv" if it is text'
+            )
+
+
+class _CsvCheck:
+    """A CSV has a header line and at least one row after it (blank lines aside)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self.lines, self.open_line, self.head = path, 0, False, b""
+
+    def __call__(self, block: bytes, last: bool) -> None:
+        if self.lines < 2:
+            if len(self.head) < 1 << 16:
+                self.head += block[: (1 << 16) - len(self.head)]
+            parts = block.split(b"\n")
+            for i, part in enumerate(parts):
+                if part.strip():
+                    self.open_line = True
+                if i < len(parts) - 1 and self.open_line:
+                    self.lines += 1
+                    self.open_line = False
+        if last:
+            lines = self.lines + (1 if self.open_line else 0)
+            if lines == 0:
+                raise InputError(f"{shown(self.path)} is empty ({self.path.stat().st_size} bytes); expected a header line and one row per transaction "
+                                 "(did the export that writes it fail?)")
+            if lines == 1:
+                fields = _first_fields(self.head.decode("utf-8", "replace").lstrip("\ufeff"), _COMMA) or []
+                raise InputError(f"{shown(self.path)} has a header line ({', '.join(fields)}) but no rows: 0 transactions to summarise "
+                                 "(did the export that writes it fail?)")
+
+    def header(self, spec: InputConfig) -> list[str]:
+        """The header's fields, after the pandas reader's checks of the header line."""
+        text = self.head.decode("utf-8", "replace").lstrip("\ufeff")
+        first = text.splitlines()[0] if text.strip() else ""
+        name = shown(self.path)
+        _check_fields(first, spec, name)
+        fields = _first_fields(first, spec) or []
+        if len(fields) == 1:
+            for other in (";", "\t", "|"):
+                if other in fields[0]:
+                    raise InputError(
+                        f"{name}: found one column {fields[0]!r} with separator ','; the file looks "
+                        f"separated by {other!r}: set [input] separator = {other!r} (--sep)"
+                    )
+        return fields
+
+
+_COMMA = InputConfig(path=Path("."))
+
+
+def _find_files(spec: InputConfig, reason: str) -> Transactions:
+    """The files DuckDB reads, each hashed by streaming and checked (see :func:`read_transactions`)."""
+    from .engines.duckdb import read_files
+
+    path = spec.path
+    if not _is_pattern(path) and not path.is_dir():
+        _peek(path)  # a missing or unreadable file: the pandas reader's messages
+        mode = path.stat().st_mode
+        if not stat.S_ISREG(mode):
+            _read_bytes(path, "transaction file", "check [input] path (relative to the config file) or the TRANSACTIONS argument")
+    try:
+        names, kind = read_files(path)
+    except ValueError as exc:
+        raise InputError(f"[input] path: {one_line(str(exc))}") from None
+    files, columns = [], []
+    for name in names:
+        file = Path(name)
+        check = _ParquetCheck(file) if kind == "parquet" else _CsvCheck(file)
+        files.append(_hash(file, check))
+        if kind == "csv":
+            fields = check.header(spec)
+        else:
+            import pyarrow.parquet as pq
+
+            try:
+                fields = list(pq.read_schema(file).names)
+            except Exception as exc:  # pyarrow raises its own errors on damage
+                raise InputError(f"{shown(file)}: not a readable Parquet file ({type(exc).__name__}: {one_line(str(exc))})") from None
+        columns += [f for f in fields if f not in columns]
+    one = len(files) == 1 and not _is_pattern(path) and not path.is_dir()
+    digest = files[0].sha256 if one else combined_sha256(files)
+    compression = "gzip" if kind == "csv" and any(str(f.path).lower().endswith(".gz") for f in files) else None
+    return Transactions(None, path, digest, sum(f.n_bytes for f in files), kind, compression, engine="duckdb", reason=reason,
+                        files=tuple(files), columns=tuple(columns), memory_limit=spec.memory_limit)
+
+
+def _engine_path(tx: Transactions) -> str:
+    """What the DuckDB engine reads: the file, directory or glob."""
+    return str(tx.path)
+
+
+def _read_with_pandas(spec: InputConfig, reason: str) -> Transactions:
+    """The pandas reader (see :func:`read_transactions`)."""
     path = spec.path
     name = shown(path)
     data = _read_bytes(path, "transaction file", "check [input] path (relative to the config file) or the TRANSACTIONS argument")
@@ -346,7 +647,8 @@ def read_transactions(spec: InputConfig) -> Transactions:
             f"{name} has {what} ({', '.join(map(str, frame.columns))}) but no rows: 0 transactions to "
             "summarise (did the export that writes it fail?)"
         )
-    return Transactions(frame, path, digest, n_bytes, fmt, compression)
+    return Transactions(frame, path, digest, n_bytes, fmt, compression, engine="pandas", reason=reason,
+                        files=(InputFile(path, n_bytes, digest),), columns=tuple(map(str, frame.columns)))
 
 
 #: Magic bytes of the compressed files read (decompressed in memory; the hash is of the file).
@@ -494,7 +796,7 @@ def resolve_amount(spec: InputConfig, tx: Transactions) -> InputConfig:
 
     if not spec.amount_auto:
         return spec
-    amount = "amount" if "amount" in tx.frame.columns else None
+    amount = "amount" if "amount" in tx.columns else None
     return dataclasses.replace(spec, amount_col=amount, amount_auto=False)
 
 
@@ -519,12 +821,46 @@ def summarize(tx: Transactions, spec: InputConfig, period: SummaryConfig, *, cal
         invalid=spec.invalid,
         duplicates=spec.duplicates,
     )
+    data: Any = tx.frame
+    if tx.engine == "duckdb":
+        data = _engine_path(tx)
+        kwargs.update(engine="duckdb", memory_limit=tx.memory_limit)
     try:
         if calibration:
-            return calibration_holdout_split(tx.frame, calibration_end=period.calibration_end, **kwargs)
-        return rfm_summary(tx.frame, **kwargs)
+            return calibration_holdout_split(data, calibration_end=period.calibration_end, **kwargs)
+        return rfm_summary(data, **kwargs)
     except (ValueError, TypeError) as exc:
+        if tx.engine == "duckdb" and tx.single and tx.format == "csv" and _unreadable(str(exc), tx, spec):
+            _diagnose_csv(tx, spec, period, calibration, cli, exc)
+        if tx.engine == "duckdb" and tx.format == "csv" and str(exc).startswith("transactions has no column") and _unreadable(str(exc), tx, spec):
+            raise InputError(
+                f"{shown(tx.path)}: DuckDB's CSV reader did not find the columns that the files' header lines name "
+                f"({', '.join(tx.columns)}): check that every row has one field per column ({config_terms(one_line(str(exc)), cli)})"
+            ) from exc
         raise InputError(f"{shown(tx.path)}: {config_terms(one_line(str(exc)), cli)}") from exc
+
+
+def _unreadable(message: str, tx: Transactions, spec: InputConfig) -> bool:
+    """Whether DuckDB failed to read a CSV: its reader failed, or its sniffer did not find the
+    columns that the header line names."""
+    if message.startswith("DuckDB could not read"):
+        return True
+    used = [c for c in (spec.customer_col, spec.date_col, spec.amount_col) if c]
+    return message.startswith("transactions has no column") and all(c in tx.columns for c in used)
+
+
+def _diagnose_csv(tx: Transactions, spec: InputConfig, period: SummaryConfig, calibration: bool, cli: bool, exc: Exception) -> None:
+    """DuckDB could not read a single CSV: read it with the pandas reader, whose errors name
+    the line and the setting to change, and raise that error; when pandas reads it (DuckDB's
+    CSV sniffer guessed wrong), say so and how to use pandas."""
+    import dataclasses
+
+    ptx = _read_with_pandas(dataclasses.replace(spec, engine="pandas"), "diagnosis")
+    summarize(ptx, spec, period, calibration=calibration, cli=cli)
+    raise InputError(
+        f"{shown(tx.path)}: {config_terms(one_line(str(exc)), cli)}; the pandas reader reads this file: set [input] engine = \"pandas\""
+        + (" (--engine pandas)" if cli else "")
+    ) from exc
 
 
 def _header_lines(settings: dict[str, Any]) -> str:
@@ -770,6 +1106,7 @@ _TERMS: dict[str, tuple[str, str, str]] = {
     "discounting": ("forecast", "discounting", "--discounting"),
     "random_seed": ("", "seed", "--seed"),
     "penalty": ("model", "penalty", "--penalty"),
+    "memory_limit": ("input", "memory_limit", "--memory-limit"),
 }
 _TERM = re.compile(r"\b([Pp]ass\s+)?(" + "|".join(_TERMS) + r")=('[^']*'|\"[^\"]*\"|[\w.+-]+)?")
 
@@ -1265,8 +1602,9 @@ def plan_text(config: RunConfig, tx: Transactions, summary: pd.DataFrame, split:
         keys["transactions"] = "the selected model"
     lines = [
         f"config     {shown(config.path)}: valid",
+        f"engine     {tx.engine} ({tx.reason})" + (f", memory limit {tx.memory_limit}" if tx.engine == "duckdb" and tx.memory_limit else ""),
         f"input      {shown(tx.path)} ({tx.format}{', ' + tx.compression if tx.compression else ''}, {tx.n_bytes:,} bytes, sha256 {tx.sha256}): "
-        f"{len(tx.frame):,} rows, {report.get('rows_used', 0):,} used"
+        f"{report.get('rows_in', tx.n_rows):,} rows, {report.get('rows_used', 0):,} used"
         + (f", {sum(dropped.values()):,} would be dropped ({', '.join(f'{n:,} {r}' for r, n in dropped.items())})" if dropped else ""),
         f"summary    {len(summary):,} customers ({int((summary['frequency'] > 0).sum()):,} with repeat purchases), "
         f"time unit {summary.attrs.get('time_unit')}, observation end {summary.attrs.get('observation_end')}",
@@ -1619,6 +1957,20 @@ def forecast_log_text(result: Any, horizon: float, discount_rate: float, unit: s
             f"over {len(result.frame):,} customers")
 
 
+def _check_outside(tx: Transactions, target: Path) -> None:
+    """Refuse an output directory inside the input directory (or holding files of the glob): a
+    run's own CSV outputs would be read as transactions by the next run."""
+    if tx.single:
+        return  # one file: protected from the run's writes, and the next run reads only it
+    target = Path(target).resolve()
+    inside = tx.path.is_dir() and (target == tx.path.resolve() or tx.path.resolve() in target.parents)
+    if inside or any(target in f.path.resolve().parents for f in tx.files):
+        raise InputError(
+            f"[output] dir {shown(target)} lies inside [input] path {shown(tx.path)}: the run's own outputs would be read as "
+            "transactions by the next run; choose an output directory outside it"
+        )
+
+
 def run(
     config: RunConfig,
     *,
@@ -1673,9 +2025,14 @@ def run(
 
     with journal.step("read"):
         tx = read_transactions(spec)
+    _check_outside(tx, config.output.dir)
     spec = resolve_amount(spec, tx)
-    log.info(f"read {source}: {len(tx.frame):,} rows, {tx.n_bytes:,} bytes" + (f" ({tx.compression})" if tx.compression else "")
-             + f", sha256 {tx.sha256[:16]}...")
+    if tx.engine == "pandas":
+        log.info(f"read {source} with pandas ({tx.reason}): {len(tx.frame):,} rows, {tx.n_bytes:,} bytes"
+                 + (f" ({tx.compression})" if tx.compression else "") + f", sha256 {tx.sha256[:16]}...")
+    else:
+        log.info(f"reading {source} with DuckDB ({tx.reason}): {len(tx.files):,} {tx.format} file{'s' if len(tx.files) != 1 else ''}, "
+                 f"{tx.n_bytes:,} bytes, sha256 {tx.sha256[:16]}..., memory limit {tx.memory_limit or 'default (40% of the machine)'}")
     if spec.amount_col is None:
         log.info("no amounts (" + ("[input] amount_col is empty" if config.input.amount_col == "" or not config.input.amount_auto
                                    else "no column 'amount'; set [input] amount_col to name one") + "): forecasting purchases only, no spend model and no CLV")
@@ -1706,7 +2063,7 @@ def run(
         log.info(f"[model] penalty = {mc.penalty:g} applies to both models; set it in [model.transactions] or [model.spend] for one")
     files = {role: _model_file(keys[role], mc.method) for role in roles}
     candidate_files = [_model_file(k, mc.method) for k in candidates]
-    with StagedOutput(config.output.dir, protect=(tx.path, config.path)) as staged:
+    with StagedOutput(config.output.dir, protect=(tx.path, *(f.path for f in tx.files), config.path)) as staged:
         # refuse at once, before any work, to replace a file that no clvmodels run wrote
         staged.check_replaceable(list(dict.fromkeys([PREDICTIONS, MANIFEST, *files.values(), *candidate_files,
                                                      *([HOLDOUT] if split is not None else []),
@@ -1719,7 +2076,7 @@ def run(
             from . import tracking_forecast
 
             return tracking_forecast(
-                model, tx.frame, calibration_end=period.calibration_end, customer_col=spec.customer_col,
+                model, tx.log_columns([spec.customer_col, spec.date_col]), calibration_end=period.calibration_end, customer_col=spec.customer_col,
                 date_col=spec.date_col, time_unit=period.time_unit, observation_end=split.attrs["observation_end"],
                 date_format=spec.date_format, ci=fc.ci, random_seed=config.seed, invalid=spec.invalid, duplicates=spec.duplicates,
             )
@@ -1837,8 +2194,13 @@ def run(
                 "compression": tx.compression,
                 "bytes": tx.n_bytes,
                 "sha256": tx.sha256,
+                "sha256_of": "the file" if tx.single else "the files' SHA-256s, sorted, one per line",
+                "files": [f.record() for f in tx.files],
+                "engine": tx.engine,
+                "engine_reason": tx.reason,
+                "memory_limit": tx.memory_limit if tx.engine == "duckdb" else None,
                 "amount_col": spec.amount_col,
-                "rows_read": len(tx.frame),
+                "rows_read": report.get("rows_in", tx.n_rows),
                 "rows_used": report.get("rows_used"),
                 "rows_dropped": report.get("rows_dropped", sum(dropped.values())),
                 "rows_invalid": report.get("rows_invalid"),

@@ -348,3 +348,28 @@ def test_unreadable_files_are_a_value_error(tmp_path):
     frame = _read_like_the_batch_job([late_dollar])
     ref, _ = both(rfm_summary, frame, source=str(late_dollar), amount_col="amount")
     assert "1 rows have a non-numeric amount (first: '$2')" in ref[1]
+
+
+def test_same_day_sums_are_the_same_bits_on_every_run(tmp_path):
+    """Many purchases per customer-day, read in parallel from several Parquet files: the engine
+    adds them in one order (by value), so repeated runs give identical bits."""
+    rng = np.random.default_rng(9)
+    n = 300_000
+    tx = pd.DataFrame({
+        "customer_id": rng.integers(0, 2_000, n),
+        "date": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 60, n), unit="D"),
+        "amount": rng.gamma(2.0, 17.3, n),
+    })
+    shuffled = tx.sample(frac=1.0, random_state=1)
+    for i, rows in enumerate(np.array_split(np.arange(n), 6)):
+        shuffled.iloc[rows].to_parquet(tmp_path / f"part-{i}.parquet")
+    runs = [
+        calibration_holdout_split(str(tmp_path), calibration_end="2024-02-10", observation_end="2024-02-29",
+                                  time_unit="D", amount_col="amount", engine="duckdb")
+        for _ in range(3)
+    ]
+    for other in runs[1:]:
+        pd.testing.assert_frame_equal(runs[0], other, check_exact=True)
+    reference = calibration_holdout_split(tx, calibration_end="2024-02-10", observation_end="2024-02-29",
+                                          time_unit="D", amount_col="amount", engine="pandas")
+    np.testing.assert_allclose(runs[0]["monetary_value"], reference["monetary_value"], rtol=1e-12)

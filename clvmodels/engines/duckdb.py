@@ -550,7 +550,10 @@ def _per_customer(con: Any, kept: str, amounts: bool) -> tuple[np.ndarray, dict[
     import pyarrow as pa
 
     value = "val" if amounts else "NULL::DOUBLE"
-    reader = con.sql(f"SELECT cid, period, {value} AS val FROM ({kept}) ORDER BY cid, period").to_arrow_reader(BATCH_ROWS)
+    # ties within a (customer, period) broken by value: same-day purchases are added in one
+    # order whatever the threads, so the sums are the same bits on every run
+    order = "cid, period, val" if amounts else "cid, period"
+    reader = con.sql(f"SELECT cid, period, {value} AS val FROM ({kept}) ORDER BY {order}").to_arrow_reader(BATCH_ROWS)
     parts: list[dict[str, Any]] = []
     carry: pa.Table | None = None
     for batch in reader:
@@ -719,10 +722,11 @@ def split(
         ids, per = _per_customer(con, f"SELECT * FROM kept WHERE period <= {cal_period}", amounts)
         con.register("_cal", pd.DataFrame({"cid": ids}))
         con.execute("CREATE TEMP TABLE cal AS SELECT cid FROM _cal")
-        value = "fsum(v)" if amounts else "NULL"
+        # ordered aggregates: the same sum whatever order the threads deliver the rows in
+        value = "fsum(v ORDER BY v)" if amounts else "NULL"
         out = con.execute(
             f"SELECT h.cid, count(*) AS cnt, {value} AS total FROM (SELECT cid, period, "
-            f"{'fsum(val)' if amounts else 'NULL'} AS v FROM kept WHERE period > {cal_period} GROUP BY cid, period) h "
+            f"{'fsum(val ORDER BY val)' if amounts else 'NULL'} AS v FROM kept WHERE period > {cal_period} GROUP BY cid, period) h "
             "SEMI JOIN cal ON h.cid = cal.cid GROUP BY h.cid"
         ).fetchnumpy()
         new = con.execute(
