@@ -31,7 +31,7 @@ import pandas as pd
 from .exceptions import StatisticalWarning
 from .validation import HoldoutReport, evaluate_holdout
 
-__all__ = ["ModelComparison", "compare_models", "SELECTION_RULES"]
+__all__ = ["ModelComparison", "compare_models", "fit_criteria", "SELECTION_RULES"]
 
 #: how :meth:`ModelComparison.best` ranks the models
 SELECTION_RULES = ("holdout", "bic", "aic", "loo")
@@ -137,6 +137,42 @@ def _named(models: Sequence[Any] | Mapping[str, Any]) -> dict[str, Any]:
     return named
 
 
+def _criteria(model: Any) -> dict[str, Any]:
+    """A fitted model's row of fit criteria: AIC = 2k - 2 LL and BIC = k log(n) - 2 LL (n
+    customers) for maximum-likelihood and MAP fits, NaN for posterior fits."""
+    k, n, loglik = len(type(model).param_names), int(model.n_customers_), float(model.loglik_)
+    point = model.method_ in ("mle", "map")
+    return {
+        "model": type(model).display_name,
+        "key": type(model).key,
+        "method": model.method_,
+        "n_params": k,
+        "n_customers": n,
+        "loglik": loglik,
+        "aic": 2 * k - 2 * loglik if point else np.nan,
+        "bic": k * np.log(n) - 2 * loglik if point else np.nan,
+    }
+
+
+def fit_criteria(models: Sequence[Any] | Mapping[str, Any]) -> pd.DataFrame:
+    """The fit-criteria columns of :func:`compare_models`'s table (``model, key, method, n_params,
+    n_customers, loglik, aic, bic``), for fits without a holdout to score them on.
+
+    Examples
+    --------
+    >>> from clvmodels import rfm_summary
+    >>> from clvmodels.datasets import load_cdnow_sample
+    >>> from clvmodels.models import BetaGeo, ModifiedBetaGeo
+    >>> data = rfm_summary(load_cdnow_sample(), time_unit="W")
+    >>> table = fit_criteria({"bgnbd": BetaGeo().fit(data), "mbgnbd": ModifiedBetaGeo().fit(data)})
+    >>> table[["n_params", "n_customers"]].values.tolist(), table["bic"].idxmin()
+    ([[4, 2357], [4, 2357]], 'mbgnbd')
+    """
+    table = pd.DataFrame.from_dict({name: _criteria(model) for name, model in _named(models).items()}, orient="index")
+    table.index.name = "name"
+    return table
+
+
 def _loo(model: Any) -> dict[str, float]:
     idata = getattr(model, "idata_", None)
     if idata is None or "log_likelihood" not in idata.groups():
@@ -212,22 +248,7 @@ def compare_models(
     for name, model in named.items():
         report = evaluate_holdout(model, data, ci=ci, n_draws=n_draws, random_seed=random_seed, warn=False)
         reports[name] = report
-        k = len(type(model).param_names)
-        n = int(model.n_customers_)
-        row: dict[str, Any] = {
-            "model": type(model).display_name,
-            "key": type(model).key,
-            "method": model.method_,
-            "n_params": k,
-            "n_customers": n,
-            "loglik": float(model.loglik_),
-        }
-        if model.method_ in ("mle", "map"):
-            row["aic"] = 2 * k - 2 * model.loglik_
-            row["bic"] = k * np.log(n) - 2 * model.loglik_
-        else:
-            row["aic"] = row["bic"] = np.nan
-        row.update(_loo(model))
+        row = {**_criteria(model), **_loo(model)}
         m = report.metrics
         for column in ("actual_total", "predicted_total", "total_lower", "total_upper", "relative_error", "mae", "rmse", "coverage", "pit_p_value"):
             row[column] = float(m[column])

@@ -329,6 +329,7 @@ class Forecast:
         customers = groups["customers"].to_numpy(dtype=np.float64)
         draws = (self.segment_draws[value] @ matrix) / customers
         difference = draws[:, ia] - draws[:, ib]
+        low, high = _quantiles(difference[:, None], self.settings["ci"])
         summary = self.segment_summary(by)
         mean_a, mean_b = float(summary[f"{value}_mean"].iloc[ia]), float(summary[f"{value}_mean"].iloc[ib])
         ci = self.settings["ci"]
@@ -339,8 +340,8 @@ class Forecast:
                 f"mean_a": mean_a,
                 f"mean_b": mean_b,
                 "difference": mean_a - mean_b,
-                "difference_lower": float(_quantiles(difference[:, None], ci)[0][0]),
-                "difference_upper": float(_quantiles(difference[:, None], ci)[1][0]),
+                "difference_lower": float(low[0]),
+                "difference_upper": float(high[0]),
                 "prob_a_greater": float(np.mean(difference > 0)),
                 "quantity": f"{value} per customer",
                 "ci": ci,

@@ -1788,31 +1788,11 @@ class Selection:
 
 
 def criteria_table(fits: dict[str, Any]) -> pd.DataFrame:
-    """The fit criteria of ``compare_models``'s table (model, key, method, n_params,
-    n_customers, loglik, aic, bic) for fits without a holdout to score them on: AIC = 2k - 2 LL and
-    BIC = k log(n) - 2 LL (n customers) for maximum-likelihood and MAP fits, as
-    :func:`clvmodels.compare_models` computes them (tested equal).
+    """The fit criteria of ``compare_models``'s table for fits without a holdout to score them on
+    (:func:`clvmodels.compare.fit_criteria`)."""
+    from .compare import fit_criteria
 
-    Examples
-    --------
-    >>> from clvmodels import rfm_summary
-    >>> from clvmodels.datasets import load_cdnow_sample
-    >>> from clvmodels.models import BetaGeo, ModifiedBetaGeo
-    >>> data = rfm_summary(load_cdnow_sample(), time_unit="W")
-    >>> table = criteria_table({"bgnbd": BetaGeo().fit(data), "mbgnbd": ModifiedBetaGeo().fit(data)})
-    >>> table[["n_params", "n_customers"]].values.tolist(), table["bic"].idxmin()
-    ([[4, 2357], [4, 2357]], 'mbgnbd')
-    """
-    rows = {}
-    for key, model in fits.items():
-        k, n, loglik = len(type(model).param_names), int(model.n_customers_), float(model.loglik_)
-        ml = model.method_ in ("mle", "map")
-        rows[key] = {"model": type(model).display_name, "key": type(model).key, "method": model.method_, "n_params": k,
-                     "n_customers": n, "loglik": loglik, "aic": 2 * k - 2 * loglik if ml else np.nan,
-                     "bic": k * np.log(n) - 2 * loglik if ml else np.nan}
-    table = pd.DataFrame.from_dict(rows, orient="index")
-    table.index.name = "name"
-    return table
+    return fit_criteria(fits)
 
 
 def _selection_reason(table: pd.DataFrame, rule: str, selected: str) -> str:

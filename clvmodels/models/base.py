@@ -759,6 +759,19 @@ def _weights_of(data: pd.DataFrame, sample_weight: Any) -> np.ndarray | None:
     return values
 
 
+def weighted_patterns(
+    patterns: tuple[np.ndarray, ...], inverse: np.ndarray, row_weights: np.ndarray
+) -> tuple[tuple[np.ndarray, ...], np.ndarray, np.ndarray]:
+    """Distinct patterns weighted by the rows' ``sample_weight`` instead of counted: patterns of
+    total weight 0 are dropped (their rows' ``inverse`` becomes -1)."""
+    weights = np.bincount(inverse, weights=row_weights, minlength=len(patterns[0]))
+    keep = weights > 0
+    if keep.all():
+        return patterns, weights, inverse
+    remap = np.cumsum(keep) - 1
+    return tuple(p[keep] for p in patterns), weights[keep], np.where(keep[inverse], remap[inverse], -1)
+
+
 class TransactionModel(Model):
     """Base class of the transaction models (purchasing and dropping out): the protocol.
 
@@ -874,13 +887,7 @@ class TransactionModel(Model):
         row_weights = _weights_of(data, sample_weight)
         patterns, weights, inverse = compress_patterns(s.frequency, s.recency, s.T)
         if row_weights is not None:
-            weights = np.bincount(inverse, weights=row_weights, minlength=len(weights))
-            keep = weights > 0
-            if not keep.all():
-                patterns = tuple(p[keep] for p in patterns)
-                remap = np.cumsum(keep) - 1
-                inverse = np.where(keep[inverse], remap[inverse], -1)
-                weights = weights[keep]
+            patterns, weights, inverse = weighted_patterns(patterns, inverse, row_weights)
 
         def observed() -> pd.DataFrame:
             return pd.DataFrame({"frequency": s.frequency, "recency": s.recency, "T": s.T}, index=s.index)

@@ -27,7 +27,7 @@ from numpy.typing import ArrayLike
 from scipy import integrate, special
 
 from ..data import compress_patterns, validate_summary
-from .base import TransactionModel, check_time
+from .base import TransactionModel
 from .ops import NUMPY_OPS
 from .params import unpack
 from .registry import register
@@ -871,5 +871,3 @@ class BetaGeo(TransactionModel):
             "b": Prior("LogNormal", mu=0.0, sigma=1.0),
         }
 
-
-_check_time = check_time

@@ -27,7 +27,7 @@ from scipy import special, stats
 from ..data import compress_patterns, validate_summary
 from ..exceptions import StatisticalWarning
 from ..inference.result import FitResult
-from .base import SpendModel, _weights_of
+from .base import SpendModel, _weights_of, weighted_patterns
 from .ops import NUMPY_OPS
 from .params import unpack
 from .registry import register
@@ -368,10 +368,7 @@ class GammaGamma(SpendModel):
             )
         patterns, weights, inverse = compress_patterns(x_all, m_all)
         if row_weights is not None:
-            weights = np.bincount(inverse, weights=w_all, minlength=len(weights))
-            keep = weights > 0
-            patterns, weights = tuple(p[keep] for p in patterns), weights[keep]
-            inverse = np.where(keep[inverse], (np.cumsum(keep) - 1)[inverse], -1)
+            patterns, weights, inverse = weighted_patterns(patterns, inverse, w_all)
 
         def observed() -> pd.DataFrame:
             return pd.DataFrame({"frequency": x_all, "monetary_value": m_all}, index=s.index[repeat])
