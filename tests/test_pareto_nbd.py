@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from lifetimes import ParetoNBDFitter
-from scipy import integrate
+from scipy import integrate, optimize
 
 from clvmodels.models import pareto_nbd as pn
 from clvmodels.models.pareto_nbd import ParetoNBD
@@ -64,12 +64,33 @@ def test_registered():
 
 
 def test_optimum_at_least_as_good_as_lifetimes(fitted, cdnow):
+    """lifetimes reaches the same optimum, never a better one; our estimates are that optimum.
+
+    The likelihood is flat along a ridge in (s, beta): lifetimes' optimiser stops at points
+    1e-7 below the maximum whose beta differs by up to 2e-4 relative, and which point depends on
+    the machine. So its parameters are compared at the precision its log-likelihood reaches, and
+    ours against an independent tight Nelder-Mead maximisation of the numpy formula.
+    """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         reference = ParetoNBDFitter().fit(cdnow["frequency"], cdnow["recency"], cdnow["T"])
-    theirs = pn.loglik(reference.params_[["r", "alpha", "s", "beta"]], *_columns(cdnow)).sum()
+    columns = _columns(cdnow)
+    start = reference.params_[["r", "alpha", "s", "beta"]]
+    theirs = pn.loglik(start, *columns).sum()
     assert fitted.loglik_ >= theirs - 1e-9
-    np.testing.assert_allclose(fitted.params_, reference.params_[["r", "alpha", "s", "beta"]], rtol=2e-4)
+    assert fitted.loglik_ - theirs < 1e-5  # the same optimum
+    np.testing.assert_allclose(fitted.params_, start, rtol=2e-3)
+
+    def negative(u):
+        return -pn.loglik(dict(zip(ParetoNBD.param_names, np.exp(u))), *columns).sum()
+
+    tight = optimize.minimize(
+        negative, np.log(start.to_numpy()), method="Nelder-Mead",
+        options={"xatol": 1e-9, "fatol": 1e-11, "maxiter": 20_000, "maxfev": 40_000},
+    )
+    assert tight.success
+    np.testing.assert_allclose(fitted.params_, np.exp(tight.x), rtol=1e-5)
+    assert fitted.loglik_ == pytest.approx(-tight.fun, abs=1e-8)
 
 
 def test_default_priors_centred_on_the_data():
