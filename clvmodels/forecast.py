@@ -49,6 +49,7 @@ from .models.base import check_units
 from .models.chebyshev import XTInterpolant
 from .models.params import seed_sequence, unpack
 from .progress import progress as show_progress
+from .streams import TOTALS, KeyedGenerator, cell_keys, history_keys, seed_key
 from .units import normalize_unit, unit_days
 
 __all__ = ["Forecast", "forecast", "COLUMNS", "PURCHASE_COLUMNS", "NET_COLUMNS", "MEMORY_BUDGET"]
@@ -424,13 +425,13 @@ def _quantiles(values: np.ndarray, ci: float, method: Literal["linear", "inverte
 
 #: Purchases simulated at once by :func:`_simulate_future` (bounds its memory to ~200 MB).
 SIMULATION_BATCH = 4_000_000
-#: Customer patterns sharing one random stream for the simulated futures; a chunk of work
-#: holds whole blocks.
+#: Customer patterns whose futures are simulated at once (each from its own random streams,
+#: so the block size changes the memory used, never the results); a chunk holds whole blocks.
 SIMULATION_BLOCK = 64
 
 
 def _simulate_future(
-    rng: np.random.Generator,
+    rng: KeyedGenerator,
     alive_prob: np.ndarray,
     transaction_formulas: Any,
     tx_draws: tuple[np.ndarray, ...],
@@ -446,22 +447,26 @@ def _simulate_future(
     """One future per (draw, customer): purchases in the horizon and their discounted value
     (and, ``with_discounted``, the discounted number of purchases, for costs per purchase).
 
-    For each draw the customer is alive at T with probability ``alive_prob``; if alive, the
-    transaction model simulates the future given the history
-    (``formulas.simulate_future_if_alive``: purchases at uniform times before a span, plus a
-    last one at its own time, e.g. BG/NBD's last purchase before dropping out). The spend
-    model draws the customer's spend rate from its posterior given the history (Gamma-Gamma:
-    ``nu ~ Gamma(q + p x, gamma + x m)``) and each purchase's value given it; every purchase is
-    discounted at its own time. Without a spend model each purchase is worth 1 (the value is
-    the discounted number of purchases). This costs a few random numbers per (draw, customer)
+    ``rng`` holds one random stream per (draw, customer) cell (:mod:`clvmodels.streams`), so a
+    cell's future does not depend on the other cells simulated with it. For each draw the
+    customer is alive at T with probability ``alive_prob``; if alive, the transaction model
+    simulates the future given the history (``formulas.simulate_future_if_alive``: purchases
+    at uniform times before a span, plus a last one at its own time, e.g. BG/NBD's last
+    purchase before dropping out). The spend model draws the customer's spend rate from its
+    posterior given the history (Gamma-Gamma: ``nu ~ Gamma(q + p x, gamma + x m)``) and each
+    purchase's value given it, from the purchase's own stream; every purchase is discounted
+    at its own time. Without a spend model each purchase is worth 1 (the value is the
+    discounted number of purchases). This costs a few random numbers per (draw, customer)
     and two per purchase, with no loop over purchases.
     """
     shape = np.broadcast_shapes(np.shape(tx_draws[0]), x.shape)
-    alive = rng.uniform(size=shape) < alive_prob
-    draw, customer = np.nonzero(alive)  # the (draw, customer) cells alive at T
+    alive = rng.uniform() < alive_prob
+    cells = np.flatnonzero(alive)  # the (draw, customer) cells alive at T, row-major
+    draw, customer = np.divmod(cells, shape[1])
+    alive_rng = rng.take(cells)
     cells_tx = tuple(np.broadcast_to(v, (shape[0], 1)).ravel().take(draw) for v in tx_draws)
     xs, Ts = x.take(customer), T.take(customer)
-    before, span, last, last_inside = transaction_formulas.simulate_future_if_alive(rng, cells_tx, xs, Ts, horizon)
+    before, span, last, last_inside = transaction_formulas.simulate_future_if_alive(alive_rng, cells_tx, xs, Ts, horizon)
     n = before + last_inside
     value = np.zeros(n.shape)
     discounted = np.zeros(n.shape) if with_discounted else None
@@ -471,23 +476,31 @@ def _simulate_future(
         ms = m.take(customer)
         # the spend rate matters only to the customers who buy
         rate = np.ones(n.shape)
-        rate[buying] = spend_formulas.sample_spend_rate(rng, tuple(v[buying] for v in cells_spend), xs[buying], ms[buying])
+        rate[buying] = spend_formulas.sample_spend_rate(
+            alive_rng.take(buying), tuple(v[buying] for v in cells_spend), xs[buying], ms[buying]
+        )
+    purchases = alive_rng.deferred()  # each purchase's own stream: child `rank` of its cell
     ends = np.cumsum(n[buying])
     start = 0
     while start < len(buying):
         offset = ends[start - 1] if start else 0
         stop = max(start + 1, int(np.searchsorted(ends, offset + SIMULATION_BATCH, side="right")))
         batch = buying[start:stop]
-        owner = np.repeat(np.arange(len(batch)), before[batch])
-        times = rng.uniform(size=len(owner)) * span[batch][owner]
+        counts = before[batch]
+        owner = np.repeat(np.arange(len(batch)), counts)
+        rank = np.arange(len(owner)) - np.repeat(np.cumsum(counts) - counts, counts)
         closing = np.flatnonzero(last_inside[batch])
         owner = np.concatenate([owner, closing])
-        times = np.concatenate([times, last[batch][closing]])
+        rank = np.concatenate([rank, counts[closing]])
+        streams = purchases.spawn(batch[owner], rank)
+        uniform = streams.uniform()
+        n_uniform = len(owner) - len(closing)
+        times = np.concatenate([uniform[:n_uniform] * span[batch][owner[:n_uniform]], last[batch][closing]])
         factor = discount(times)
         if spend_draws is None:
             worth = factor
         else:
-            spend = spend_formulas.sample_purchase_values(rng, tuple(v[batch][owner] for v in cells_spend), rate[batch][owner])
+            spend = spend_formulas.sample_purchase_values(streams, tuple(v[batch][owner] for v in cells_spend), rate[batch][owner])
             worth = spend * factor
         value[batch] = np.bincount(owner, weights=worth, minlength=len(batch))
         if with_discounted:
@@ -505,7 +518,7 @@ def _simulate_future(
 
 
 def _simulate_totals(
-    rng: np.random.Generator,
+    keys: np.ndarray,
     alive_prob: np.ndarray,
     tm: Any,
     tx_arrays: tuple[np.ndarray, ...],
@@ -523,20 +536,24 @@ def _simulate_totals(
     cost: np.ndarray | None = None,
 ) -> tuple[np.ndarray, ...]:
     """Per draw and segment cell, the totals of one independent simulated future of every
-    customer of a block of patterns (``x, T, m, weight, cell`` per pattern: a pattern of w
-    customers contributes w futures), in batches that bound the memory: purchases, value
-    (times ``margin``) and, with ``cost`` per purchase (per pattern), the net value."""
+    customer of a block of patterns (``keys, x, T, m, weight, cell`` per pattern: a pattern of
+    w customers contributes w futures, the j-th from the j-th child stream of the pattern's
+    key), in batches that bound the memory: purchases, value (times ``margin``) and, with
+    ``cost`` per purchase (per pattern), the net value."""
     n_draws = alive_prob.shape[0]
     counts_total = np.zeros((n_draws, n_cells))
     values_total = np.zeros((n_draws, n_cells))
     net_total = np.zeros((n_draws, n_cells)) if cost is not None else None
-    customers = np.repeat(np.arange(len(weight)), np.rint(weight).astype(np.int64))
+    repeats = np.rint(weight).astype(np.int64)
+    customers = np.repeat(np.arange(len(weight)), repeats)
+    rank = np.arange(len(customers)) - np.repeat(np.cumsum(repeats) - repeats, repeats)
     per_batch = max(1, SIMULATION_BATCH // max(1, n_draws) // 8)
     for start in range(0, len(customers), per_batch):
         idx = customers[start : start + per_batch]
+        own = KeyedGenerator(keys).deferred().spawn(idx, rank[start : start + per_batch]).keys
         simulated = _simulate_future(
-            rng, alive_prob[:, idx], tm, tx_arrays, sm, spend_arrays, x[idx], T[idx], m[idx], horizon, discount,
-            with_discounted=cost is not None,
+            KeyedGenerator(cell_keys(own, n_draws)), alive_prob[:, idx], tm, tx_arrays, sm, spend_arrays,
+            x[idx], T[idx], m[idx], horizon, discount, with_discounted=cost is not None,
         )
         onehot = np.zeros((len(idx), n_cells))
         onehot[np.arange(len(idx)), cell[idx]] = 1.0
@@ -645,6 +662,9 @@ def forecast(
     segments: pd.DataFrame | str | list[str] | None = None,
     cost_per_purchase: float | str | pd.Series = 0.0,
     acquisition_cost: float | str | pd.Series | None = None,
+    T_range: tuple[float, float] | None = None,
+    tx_draws: pd.DataFrame | None = None,
+    spend_draws: pd.DataFrame | None = None,
 ) -> Forecast:
     """Forecast each customer's purchases, spend and discounted lifetime value with intervals.
 
@@ -692,8 +712,21 @@ def forecast(
         distinct customer histories per thread).
     n_jobs : int
         Threads working on chunks of customers at once (numpy releases the GIL in the heavy
-        loops). Results depend on neither ``n_jobs`` nor ``memory_budget``: each block of
-        customers simulates its futures from its own random stream.
+        loops). Results depend on neither ``n_jobs`` nor ``memory_budget``: each (draw,
+        customer history) simulates its future from its own random stream, keyed by the seed,
+        the draw's number and the history (frequency, recency, T, mean spend; see
+        :mod:`clvmodels.streams`), so a customer's predictive bounds are the same whether it
+        is scored alone, in a batch, in any order or chunk.
+    T_range : (float, float), optional
+        The range of T the forecast's interpolation grid covers (by default the data's).
+        Scoring the customers in parts (chunks of a file, Spark partitions) with the global
+        range, ``(summary.T.min(), summary.T.max())``, gives every column bit for bit as
+        scoring them together: the functions of the future are then always tabulated at the
+        same points, and interpolated in a fixed order of operations.
+    tx_draws, spend_draws : DataFrame, optional
+        Parameter draws to use instead of sampling ``n_draws`` from the models (for example
+        sampled once on a Spark driver and shared by every partition); columns are the models'
+        parameters, one row per draw.
     segments : DataFrame, str or list of str, optional
         Attributes of the customers to report by (:meth:`Forecast.summary` with ``by=``,
         :meth:`Forecast.compare`): a DataFrame indexed by customer id (every customer of
@@ -787,8 +820,19 @@ def forecast(
     sm = type(spend_model).formulas if with_spend else None
     seed = seed_sequence(random_seed)
     seed_tx, seed_spend, seed_sim = seed.spawn(3)
-    tx_draws = transaction_model.sample_params(n_draws, method=draws, random_seed=seed_tx)
-    spend_draws = spend_model.sample_params(n_draws, method=draws, random_seed=seed_spend) if with_spend else None
+    if tx_draws is None:
+        tx_draws = transaction_model.sample_params(n_draws, method=draws, random_seed=seed_tx)
+    else:
+        tx_draws = _given_draws(tx_draws, transaction_model, "tx_draws")
+    if not with_spend:
+        spend_draws = None
+    elif spend_draws is None:
+        spend_draws = spend_model.sample_params(len(tx_draws), method=draws, random_seed=seed_spend)
+    else:
+        spend_draws = _given_draws(spend_draws, spend_model, "spend_draws")
+        if len(spend_draws) != len(tx_draws):
+            raise ValueError(f"tx_draws has {len(tx_draws)} draws and spend_draws {len(spend_draws)}; give as many of each.")
+    n_draws = len(tx_draws)
     monetary = s.monetary_value if with_spend else np.zeros_like(s.frequency)
     cost = _per_customer(cost_per_purchase, "cost_per_purchase", data, s.index)
     acquisition = None if acquisition_cost is None else _per_customer(acquisition_cost, "acquisition_cost", data, s.index)
@@ -825,7 +869,7 @@ def forecast(
                 return (discounted,)
             return discounted, tm.discounted_purchases_if_alive(params, H, 0.0, ux, uT)
 
-        return XTInterpolant(evaluate, type(transaction_model).time_shift(params), px, pT, n_jobs=n_jobs)
+        return XTInterpolant(evaluate, type(transaction_model).time_shift(params), px, pT, n_jobs=n_jobs, T_range=T_range)
 
     n = len(px)
     workers = max(1, int(n_jobs))
@@ -845,8 +889,11 @@ def forecast(
     point_tx = transaction_model.params_
     point_spend = spend_model.params_ if with_spend else None
     starts = range(0, n, chunk)
-    # one random stream per block of patterns: the futures do not depend on chunks or threads
-    block_seeds = seed_sim.spawn(-(-n // SIMULATION_BLOCK))
+    # one random stream per (draw, history): the futures depend on nothing else
+    run_key = seed_key(seed_sim)
+    history = history_keys(run_key, px, pt_x, pT, pm) if predictive else None
+    # the extra futures behind segment totals: one stream per (history, segment cell) pattern
+    total_keys = history_keys(run_key ^ TOTALS, px, pt_x, pT, pm, pcell.astype(np.float64)) if predictive else None
     stop = threading.Event()  # set when the caller is interrupted: the workers stop at the next block
     # predictive intervals of segment totals: one more simulation, of every customer
     totals = predictive and cells is not None
@@ -911,8 +958,8 @@ def forecast(
         for block in range(sl.start, sl.stop, SIMULATION_BLOCK) if predictive else ():
             if stop.is_set():
                 raise _Stopped
-            rng = np.random.default_rng(block_seeds[block // SIMULATION_BLOCK])
             bl = slice(block, min(block + SIMULATION_BLOCK, sl.stop))
+            rng = KeyedGenerator(cell_keys(history[bl], n_draws))
             local = slice(bl.start - sl.start, bl.stop - sl.start)
             simulated = _simulate_future(
                 rng, alive_d[:, local], tm, tx_arrays, sm, spend_arrays, px[bl], pT[bl], pm[bl], sim_horizon, discount,
@@ -929,7 +976,7 @@ def forecast(
                 # the customers of a pattern share one future for their own bounds, but the
                 # predictive interval of a total needs an independent future for each customer
                 totals_block = _simulate_totals(
-                    rng, alive_d[:, local], tm, tx_arrays, sm, spend_arrays,
+                    total_keys[bl], alive_d[:, local], tm, tx_arrays, sm, spend_arrays,
                     px[bl], pT[bl], pm[bl], weight[bl], pcell[bl], n_cells, sim_horizon, discount,
                     margin if with_spend else 1.0, pcost[bl] if net else None,
                 )
@@ -1002,6 +1049,21 @@ def forecast(
             cells["acquisition_cost"] = np.bincount(cell_of, weights=acquisition, minlength=len(cells))
         segment_draws = {name: values for name, values in cell_draws.items()}
     return Forecast(frame, settings, cohort, segment_cells=cells, segment_draws=segment_draws, segment_of=cell_of)
+
+
+def _given_draws(draws: pd.DataFrame, model: Any, name: str) -> pd.DataFrame:
+    """Draws passed to :func:`forecast`, checked against the model's parameters."""
+    names = list(type(model).param_names)
+    if not isinstance(draws, pd.DataFrame) or len(draws) == 0:
+        raise ValueError(f"{name} must be a non-empty DataFrame of parameter draws with columns {names}.")
+    missing = [c for c in names if c not in draws.columns]
+    if missing:
+        raise ValueError(f"{name} lacks the parameters {missing} of {type(model).__name__}; columns: {list(draws.columns)}.")
+    values = draws[names].to_numpy(dtype=np.float64)
+    bad = int((~np.isfinite(values)).any(axis=1).sum())
+    if bad:
+        raise ValueError(f"{name} has {bad} draws with missing or infinite parameters; drop them or sample again.")
+    return draws[names].astype(np.float64)
 
 
 class _Stopped(Exception):

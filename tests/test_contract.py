@@ -20,6 +20,7 @@ from scipy import stats
 from clvmodels import GammaGamma, forecast
 from clvmodels.exceptions import ConvergenceWarning
 from clvmodels.forecast import COLUMNS, PURCHASE_COLUMNS, _simulate_future
+from clvmodels.streams import KeyedGenerator, cell_keys, history_keys
 from clvmodels.inference import bayes
 from clvmodels.inference.autodiff import loglik_objective
 from clvmodels.models import gamma_gamma as gg
@@ -158,7 +159,7 @@ def test_simulated_futures_follow_the_model(transaction_model_class, discounting
     else:
         discount = lambda t: (1 + rate) ** -np.ceil(t / period)  # noqa: E731
         det = f.discounted_expected_purchases_discrete(params, int(horizon / period), period, rate, x, t_x, T)
-    rng = np.random.default_rng(5)
+    rng = KeyedGenerator(cell_keys(history_keys(np.uint64(5), x, T, m), n))  # one stream per simulated future
     counts, values = _simulate_future(rng, np.full((n, 1), alive), f, tx_arrays, gg, gg_arrays, x, T, m, horizon, discount)
     k = np.arange(8)
     pmf = f.prob_purchases_conditional(params, k[:, None], horizon, x, t_x, T)[:, 0]

@@ -159,6 +159,7 @@ def test_simulated_futures_follow_the_model(discounting):
     """For one history and fixed parameters, the simulated purchase counts follow the exact
     conditional pmf and the mean discounted value equals expected spend times discounted purchases."""
     from clvmodels.forecast import _simulate_future
+    from clvmodels.streams import KeyedGenerator, cell_keys, history_keys
 
     params_bg = {"r": 0.2426, "alpha": 4.4136, "a": 0.7929, "b": 2.4259}
     params_gg = {"p": 6.25, "q": 3.74, "gamma": 15.44}
@@ -174,7 +175,7 @@ def test_simulated_futures_follow_the_model(discounting):
     else:
         discount = lambda t: (1 + rate) ** -np.ceil(t / period)  # noqa: E731
         det = bg.discounted_expected_purchases_discrete(params_bg, int(horizon / period), period, rate, x, t_x, T)
-    counts, values = _simulate_future(np.random.default_rng(5), np.full((n, 1), alive), bg, bg_arrays, gg, gg_arrays, x, T, m, horizon, discount)
+    counts, values = _simulate_future(KeyedGenerator(cell_keys(history_keys(np.uint64(5), x, T, m), n)), np.full((n, 1), alive), bg, bg_arrays, gg, gg_arrays, x, T, m, horizon, discount)
     k = np.arange(8)
     pmf = bg.prob_purchases_conditional(params_bg, k[:, None], horizon, x, t_x, T)[:, 0]
     observed = np.bincount(counts[:, 0], minlength=8)[:8] / n

@@ -87,6 +87,12 @@ class XTInterpolant:
     n_jobs : int
         Threads that tabulate the functions (groups of distinct x; the values do not depend
         on the number of threads).
+    T_range : (float, float), optional
+        A fixed range of T to tabulate over (it must contain every T asked for), instead of
+        the range of ``T``. The functions are then always tabulated, at the degree the bound
+        of :func:`chebyshev_degree` gives, and interpolated one node at a time in a fixed
+        order: each customer's values depend only on its own (x, T), the draws and the range,
+        bit for bit, whichever customers are evaluated with it.
 
     Notes
     -----
@@ -121,6 +127,7 @@ class XTInterpolant:
         *,
         tolerance: float = TOLERANCE,
         n_jobs: int = 1,
+        T_range: tuple[float, float] | None = None,
     ) -> None:
         self.evaluate = evaluate
         self.n_jobs = max(1, int(n_jobs))
@@ -129,13 +136,27 @@ class XTInterpolant:
         (ux, uT), _, _ = compress_patterns(np.asarray(x), np.asarray(T))
         self.xs = np.unique(ux)
         self.table: np.ndarray | None = None
+        self.fixed = T_range is not None
         if len(uT) == 0:
             return
-        low, high = float(uT.min()), float(uT.max())
+        if self.fixed:
+            low, high = (float(v) for v in T_range)
+            outside = int(((uT < low) | (uT > high)).sum())
+            if outside:
+                raise ValueError(
+                    f"T_range={tuple(T_range)!r} does not contain the T of {outside} distinct customer histories "
+                    f"(T from {uT.min():g} to {uT.max():g}); give the range of T over all the customers."
+                )
+        else:
+            low, high = float(uT.min()), float(uT.max())
         u_low, u_high = np.log(self.alpha + low), np.log(self.alpha + high)
         self.mid, self.half = (u_high + u_low) / 2.0, (u_high - u_low) / 2.0
         # a bound from the width of the range (conservative), and a first try well below it
         most = chebyshev_degree(float(np.max(self.half)), tolerance)
+        if self.fixed:
+            if high > low:  # (one T for everyone: direct evaluation is exact and per customer)
+                self._set_table(self._tabulate(most, np.arange(most + 1), low, high), most)
+            return
         degree = min(most, _FIRST_DEGREE)
         if (degree + 1) * len(self.xs) >= len(ux):
             return  # direct evaluation is cheaper
@@ -149,6 +170,9 @@ class XTInterpolant:
             table, degree = finer, 2 * degree
         if _tail(table) > tolerance and (2 * degree + 1) * len(self.xs) >= len(ux):
             return  # not converged before direct evaluation became cheaper
+        self._set_table(table, degree)
+
+    def _set_table(self, table: np.ndarray, degree: int) -> None:
         self.table = table
         self.nodes = np.cos(np.pi * np.arange(degree + 1) / degree)
         self.weights = (-1.0) ** np.arange(degree + 1)
@@ -190,10 +214,20 @@ class XTInterpolant:
             rows = (T_index >= start) & (T_index < start + block)
             cells = (T_index[rows] - start) * len(x_used) + x_index[rows]
             for k in range(n_functions):
-                grid = weights @ tables[k]  # (S, block, x used)
+                grid = self._combine(weights, tables[k])  # (S, block, x used)
                 out[k][:, rows] = grid.reshape(n_draws, -1).take(cells, axis=1)
         result = out[..., inverse]
         return tuple(r[0] if self.point else r for r in result)
+
+    def _combine(self, weights: np.ndarray, table: np.ndarray) -> np.ndarray:
+        """``weights @ table``: (S, n, nodes) x (S, nodes, x) -> (S, n, x). With a fixed range,
+        one node at a time (a matrix product's rounding may depend on the matrix shapes)."""
+        if not self.fixed:
+            return weights @ table
+        grid = weights[:, :, :1] * table[:, None, 0, :]
+        for j in range(1, weights.shape[-1]):
+            grid += weights[:, :, j : j + 1] * table[:, None, j, :]
+        return grid
 
     def _barycentric(self, T: np.ndarray) -> np.ndarray:
         """Normalised barycentric weights of the Lobatto points at ``T``: (S, len(T), nodes)."""
