@@ -248,12 +248,44 @@ def prepare_forecast_family(quick: bool, key: str = "pareto-nbd") -> Case:
     )
 
 
+def prepare_forecast_segments(quick: bool) -> Case:
+    """Segment reports over the simulated customers (1,000 draws, predictive bounds): the
+    forecast with ``segments=`` (20 segments, and so the per-draw segment totals and one more
+    simulated future per customer behind the predictive intervals of the totals) against the
+    same forecast without. Goal of the segments issue: at most 20% more time (speed-up >= 0.83)."""
+    n = 100_000 if quick else 1_000_000
+    data, transactions, spend = fitted_simulated(n)
+    rng = np.random.default_rng(5)
+    segments = pd.DataFrame({"channel": rng.choice([f"c{i:02d}" for i in range(20)], n)}, index=data.index)
+    settings = dict(horizon=365, discount_rate=0.15, n_draws=1000, random_seed=1)
+
+    def check(result: clvmodels.Forecast, reference: clvmodels.Forecast) -> Check:
+        same = np.array_equal(result.frame["clv"].to_numpy(), reference.frame["clv"].to_numpy())
+        table = result.segment_summary("channel")
+        total = float(table["clv_total"].sum()) if "clv_total" in table else float("nan")
+        return Check(same, f"per-customer CLV identical with and without segments; segment totals sum to "
+                     f"{total:,.0f} vs cohort {reference.frame['clv'].sum():,.0f}")
+
+    label = "100k" if quick else "1M"
+    return Case(
+        f"forecast, {label} customers, 1,000 draws, with 20 segments vs without",
+        ours=lambda: clvmodels.forecast(transactions, spend, data, segments=segments, **settings),
+        theirs=lambda: clvmodels.forecast(transactions, spend, data, **settings),
+        check=check,
+        repeats=1,
+        reference="clvmodels without segments",
+        measure_memory=True,
+    )
+
+
 BENCHMARKS = [
     Benchmark("forecast-cdnow", 10.0, prepare_forecast_cdnow, budget=0.5),
     Benchmark("forecast-cdnow-credible", 10.0, prepare_forecast_cdnow_credible, budget=0.5),
     Benchmark("forecast-1m", 10.0, prepare_forecast_simulated, budget=60.0, memory_budget=2 * 10**9),
     # target 0.5: the Pareto/NBD forecast may take at most twice the BG/NBD's
     Benchmark("forecast-pareto-cdnow", 0.5, prepare_forecast_family),
+    # target 0.83: segment reports may add at most 20% to the forecast's time
+    Benchmark("forecast-segments-1m", 0.83, prepare_forecast_segments),
 ]
 if _pymc_marketing_installed():  # the optional `bench` extra
     BENCHMARKS.append(Benchmark("forecast-pymc-marketing", 10.0, prepare_forecast_pymc_marketing, budget=0.5))

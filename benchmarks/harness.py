@@ -120,7 +120,7 @@ class Result:
             f"{self.reference}: median {fmt_time(self.theirs_median)} "
             f"(min {fmt_time(min(self.theirs))}, max {fmt_time(max(self.theirs))}, n={len(self.theirs)})",
             f"warm-up:   clvmodels {fmt_time(self.warmup[0])}, {self.reference} {fmt_time(self.warmup[1])}",
-            f"ratio {self.ratio:.1f}x (per round {min(rounds):.1f}x to {max(rounds):.1f}x), "
+            f"ratio {_x(self.ratio)} (per round {_x(min(rounds))} to {_x(max(rounds))}), "
             f"target {self.goals()}: {'PASS' if self.passed else 'MISS'}",
         ]
         if self.theirs_scale != 1.0:
@@ -186,6 +186,11 @@ def _peak_memory(fn: Callable[[], Any]) -> int:
         tracemalloc.stop()
 
 
+def _x(ratio: float) -> str:
+    """A speed-up: one decimal from 1 on, two significant digits below (0.83x, 0.021x)."""
+    return f"{ratio:.1f}x" if ratio >= 1 else f"{ratio:.2g}x"
+
+
 def fmt_time(seconds: float) -> str:
     """``0.00412`` -> ``"4.12 ms"``, ``6.5`` -> ``"6.50 s"``."""
     if seconds >= 1.0:
@@ -237,7 +242,7 @@ def markdown_table(results: list[Result]) -> str:
         ours = fmt_time(r.ours_median) + (f", peak {r.peak_bytes / 2**20:,.0f} MiB" if r.peak_bytes is not None else "")
         rows.append(
             f"| {r.name} | {ours} | {theirs} "
-            f"| {r.ratio:.1f}x | {r.goals()} | {'PASS' if r.passed else 'MISS'} "
+            f"| {_x(r.ratio)} | {r.goals()} | {'PASS' if r.passed else 'MISS'} "
             f"| {r.check.summary if r.check.ok else 'MISMATCH: ' + r.check.summary} |"
         )
     return "\n".join(rows)

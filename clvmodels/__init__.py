@@ -11,6 +11,7 @@ Public names::
     evaluate_holdout                         holdout accuracy, interval coverage and PIT
     compare_models                           fit criteria and holdout accuracy of several models
     acquisition_cohorts                      each customer's first-purchase cohort (for segments=)
+    join_attributes                          a summary with per-customer attributes (covariates, segments)
     registered, model_class                  the registered models by key ("bgnbd", "pareto-nbd", ...)
     tracking_forecast, new_customer_purchases  repeat transactions over calendar time, of a new customer
     load                                     a model saved by model.save(path) (JSON or NetCDF)
@@ -34,7 +35,7 @@ from .forecast import Forecast, forecast
 from .inference.bayes import Prior
 from .io import load_model as load
 from .models import BetaGeo, GammaGamma, ModifiedBetaGeo, ParetoNBD, model_class, registered
-from .segments import acquisition_cohorts
+from .segments import acquisition_cohorts, join_attributes
 from .tracking import new_customer_purchases, tracking_forecast
 from .validation import HoldoutReport, evaluate_holdout
 
@@ -54,6 +55,7 @@ __all__ = [
     "evaluate_holdout",
     "compare_models",
     "acquisition_cohorts",
+    "join_attributes",
     "ModelComparison",
     "model_class",
     "registered",

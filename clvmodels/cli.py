@@ -15,7 +15,10 @@ of purchases only: P(alive), expected and discounted purchases with their bounds
 ``compare`` fits each listed transactions model to the calibration columns of a summary made
 with ``--calibration-end`` and writes :func:`clvmodels.compare_models`'s table (fit criteria and
 holdout accuracy, one row per model); ``[model] transactions = [...]`` does the same inside
-``run`` and forecasts with the model ``[model] select`` picks.
+``run`` and forecasts with the model ``[model] select`` picks. ``run`` with a per-customer
+attribute table (``[input] attributes``) also reports by segment (``[segments]``: segments.csv),
+nets out costs (``[costs]``: the net_clv columns) and lets the transactions model's rates depend
+on covariates (``[model] covariates``).
 
 Every command takes ``--dry-run`` (check the arguments and the input, say what would run, write
 nothing), ``--quiet`` (warnings and errors only) and ``--debug`` (debug log, and a traceback with
@@ -282,7 +285,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="the whole pipeline from a TOML config", formatter_class=_Formatter,
                        description="Read, summarise, fit, forecast and write predictions, model files, plots and a manifest, "
-                       "as a TOML config says (see examples/cdnow.toml).")
+                       "as a TOML config says (see examples/cdnow.toml); with [input] attributes, [segments], [costs] and "
+                       "[model] covariates also a segment table (segments.csv) and CLV net of costs (see examples/apparel_segments.toml).")
     p.add_argument("config", metavar="CONFIG.toml", help="configuration file")
     p.add_argument("--output-dir", help="write here instead of the config's [output] dir")
     p.add_argument("--no-plots", action="store_true", help="skip the plots whatever the config says")

@@ -31,7 +31,7 @@ import pandas as pd
 from .exceptions import StatisticalWarning
 from .validation import HoldoutReport, evaluate_holdout
 
-__all__ = ["ModelComparison", "compare_models", "fit_criteria", "SELECTION_RULES"]
+__all__ = ["ModelComparison", "LRTest", "compare_models", "fit_criteria", "lr_test", "SELECTION_RULES"]
 
 #: how :meth:`ModelComparison.best` ranks the models
 SELECTION_RULES = ("holdout", "bic", "aic", "loo")
@@ -49,7 +49,10 @@ class ModelComparison:
         likelihood and MAP fits), ``elpd_loo``, ``elpd_loo_se``, ``p_loo`` (posterior fits with a
         log-likelihood group), and the holdout columns ``actual_total``, ``predicted_total``,
         ``total_lower``, ``total_upper``, ``relative_error``, ``mae``, ``rmse``, ``coverage``,
-        ``pit_p_value``, ``holdout_passed``.
+        ``pit_p_value``, ``holdout_passed``; where a model nests another of the table (the same
+        model with fewer covariates, both maximum likelihood) the likelihood-ratio test against
+        the largest such one: ``lr_against``, ``lr_statistic``, ``lr_df``, ``lr_p_value``
+        (:func:`lr_test`).
     reports : dict
         Name -> :class:`~clvmodels.HoldoutReport` of each model.
     models : dict
@@ -140,7 +143,7 @@ def _named(models: Sequence[Any] | Mapping[str, Any]) -> dict[str, Any]:
 def _criteria(model: Any) -> dict[str, Any]:
     """A fitted model's row of fit criteria: AIC = 2k - 2 LL and BIC = k log(n) - 2 LL (n
     customers) for maximum-likelihood and MAP fits, NaN for posterior fits."""
-    k, n, loglik = len(type(model).param_names), int(model.n_customers_), float(model.loglik_)
+    k, n, loglik = len(model.param_names), int(model.n_customers_), float(model.loglik_)
     point = model.method_ in ("mle", "map")
     return {
         "model": type(model).display_name,
@@ -152,6 +155,89 @@ def _criteria(model: Any) -> dict[str, Any]:
         "aic": 2 * k - 2 * loglik if point else np.nan,
         "bic": k * np.log(n) - 2 * loglik if point else np.nan,
     }
+
+
+@dataclass(frozen=True)
+class LRTest:
+    """A likelihood-ratio test between nested maximum-likelihood fits (:func:`lr_test`).
+
+    ``statistic = 2 (loglik_full - loglik_restricted)``, asymptotically chi-squared with ``df``
+    (the number of coefficients the full model adds) degrees of freedom under the restricted
+    model; ``p_value`` its upper tail.
+    """
+
+    statistic: float
+    df: int
+    p_value: float
+    added: tuple[str, ...]
+
+
+def _coefficients(model: Any) -> set[str]:
+    return set(model.param_names) - set(type(model).param_names)
+
+
+def _nested(restricted: Any, full: Any) -> str | None:
+    """None when ``restricted`` is ``full`` with fewer covariates, else why not."""
+    if type(restricted) is not type(full):
+        return f"they are different models ({type(restricted).__name__}, {type(full).__name__})"
+    if restricted.method_ != "mle" or full.method_ != "mle":
+        return "the test compares maximum-likelihood fits (method='mle')"
+    if int(restricted.n_customers_) != int(full.n_customers_):
+        return f"they were fitted on different customers ({restricted.n_customers_:,} and {full.n_customers_:,})"
+    small, large = _coefficients(restricted), _coefficients(full)
+    if not small < large:
+        return "the restricted model's covariate coefficients are not a proper subset of the full model's"
+    return None
+
+
+def lr_test(restricted: Any, full: Any) -> LRTest:
+    """Likelihood-ratio test of a model against the same model with more covariates.
+
+    Parameters
+    ----------
+    restricted, full : TransactionModel
+        Maximum-likelihood fits of the same model on the same customers, the coefficients of
+        ``restricted`` a proper subset of those of ``full`` (a model without covariates is
+        nested in every covariate model of its kind).
+
+    Returns
+    -------
+    LRTest
+        ``statistic``, ``df``, ``p_value`` and the ``added`` coefficients.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from clvmodels import ParetoNBD, calibration_holdout_split
+    >>> from clvmodels.datasets import load_cdnow_sample
+    >>> data = calibration_holdout_split(load_cdnow_sample(), calibration_end="1997-09-30", time_unit="W")
+    >>> data["noise"] = np.random.default_rng(1).normal(size=len(data))
+    >>> test = lr_test(ParetoNBD().fit(data), ParetoNBD(covariates={"purchase": ["noise"]}).fit(data))
+    >>> test.df, test.added, bool(test.p_value > 0.01)
+    (1, ('purchase:noise',), True)
+    """
+    from scipy import stats
+
+    why = _nested(restricted, full)
+    if why is not None:
+        raise ValueError(f"lr_test needs nested fits: {why}.")
+    statistic = 2.0 * (float(full.loglik_) - float(restricted.loglik_))
+    df = len(full.param_names) - len(restricted.param_names)
+    added = tuple(n for n in full.param_names if n not in set(restricted.param_names))
+    return LRTest(statistic, df, float(stats.chi2.sf(max(statistic, 0.0), df)), added)
+
+
+def _lr_columns(named: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """For each model nested over another of the table: the LR test against the largest such one."""
+    out: dict[str, dict[str, Any]] = {}
+    for name, full in named.items():
+        candidates = [(len(m.param_names), other) for other, m in named.items() if other != name and _nested(m, full) is None]
+        if not candidates:
+            continue
+        _, other = max(candidates)
+        test = lr_test(named[other], full)
+        out[name] = {"lr_against": other, "lr_statistic": test.statistic, "lr_df": test.df, "lr_p_value": test.p_value}
+    return out
 
 
 def fit_criteria(models: Sequence[Any] | Mapping[str, Any]) -> pd.DataFrame:
@@ -168,7 +254,11 @@ def fit_criteria(models: Sequence[Any] | Mapping[str, Any]) -> pd.DataFrame:
     >>> table[["n_params", "n_customers"]].values.tolist(), table["bic"].idxmin()
     ([[4, 2357], [4, 2357]], 'mbgnbd')
     """
-    table = pd.DataFrame.from_dict({name: _criteria(model) for name, model in _named(models).items()}, orient="index")
+    named = _named(models)
+    rows = {name: _criteria(model) for name, model in named.items()}
+    for name, columns in _lr_columns(named).items():
+        rows[name].update(columns)
+    table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "name"
     return table
 
@@ -254,6 +344,9 @@ def compare_models(
             row[column] = float(m[column])
         row["holdout_passed"] = bool(report.passed)
         rows[name] = row
+    for name, columns in _lr_columns(named).items():
+        # a likelihood-ratio test where a model nests another of the table (same model, fewer covariates)
+        rows[name].update(columns)
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "name"
     comparison = ModelComparison(table, reports, named)

@@ -19,6 +19,10 @@ forecast::
     [output]
     dir = "out"                      # relative to this file
 
+A per-customer attribute table (``[input] attributes``) with the tables ``[segments]`` and
+``[costs]`` and ``[model] covariates`` adds a segment report, CLV net of costs and covariates of
+the transactions model (``examples/apparel_segments.toml``); without them a run is as before.
+
 :data:`SCHEMA` lists every key with its type, default and meaning; :func:`load_config` reads a
 file, refuses unknown keys (naming the closest valid one) and values of the wrong type, fills in
 the defaults and returns a :class:`RunConfig`. Paths in the file are relative to the file's
@@ -49,6 +53,8 @@ __all__ = [
     "SummaryConfig",
     "ModelConfig",
     "ForecastConfig",
+    "SegmentsConfig",
+    "CostsConfig",
     "OutputConfig",
     "load_config",
     "parse_config",
@@ -291,6 +297,53 @@ def _to_model_key(value: str) -> str:
     return model_key(value)
 
 
+
+def _label(value: Any) -> str | None:
+    """A segment value of ``[segments] compare`` as text (as segments.csv writes it), or ``None``."""
+    if isinstance(value, bool):
+        return "True" if value else "False"
+    if isinstance(value, int | float | str):
+        return str(value)
+    return None
+
+
+def _covariates(value: Any) -> str | None:
+    if isinstance(value, dict):
+        unknown = [k for k in value if k not in ("purchase", "dropout")]
+        if unknown or not value:
+            return f'as a table names the covariates of each process: purchase = [...] and/or dropout = [...], got {value!r}'
+        for process, columns in value.items():
+            if not isinstance(columns, list) or not columns or not all(isinstance(c, str) and c for c in columns):
+                return f"{process} must be a list of column names, got {columns!r}"
+    return None
+
+
+def _categorical(value: Any) -> str | None:
+    if isinstance(value, dict):
+        bad = {k: v for k, v in value.items() if _label(v) is None}
+        if bad or not value:
+            return f'as a table names each categorical covariate\'s reference level, for example {{ Channel = "0" }}, got {value!r}'
+    return None
+
+
+def _segment_by(value: tuple) -> str | None:
+    flat = [c for item in value for c in (item if isinstance(item, tuple) else (item,))]
+    if not all(flat):
+        return "must name columns (no empty names)"
+    for item in value:
+        if isinstance(item, tuple) and len(set(item)) < len(item):
+            return f"names a column twice in {list(item)}"
+    return None
+
+
+def _cost(value: Any) -> str | None:
+    if isinstance(value, float) and not value >= 0:
+        return "must be at least 0 (an amount of money) or the name of an attribute column"
+    if isinstance(value, str) and not value.strip():
+        return "must be a number or the name of an attribute column, not empty"
+    return None
+
+
 #: Limits that keep a run within what the machine can do (checked before any work).
 MAX_HORIZON_YEARS = 1000.0
 MIN_RATE_INFINITE_HORIZON = 0.001
@@ -318,6 +371,8 @@ SCHEMA: tuple[Key, ...] = (
     Key("input", "date_format", "str", None, 'strftime format of the dates, for example "%Y-%m-%d" or "%Y%m%d"; "mixed" reads each date on its own; none infers one format from the first date.'),
     Key("input", "invalid", "str", "raise", 'Invalid rows (missing ids or dates, unparseable or out-of-range dates, non-numeric or negative amounts): "raise" (exit code 2) or "drop" (count them in the manifest). Rows dated after observation_end are not invalid: they lie outside the window and are excluded and counted (manifest rows_after_observation_end).', choices=("raise", "drop")),
     Key("input", "duplicates", "str", "keep", 'Rows identical in customer, date and amount: "keep" (separate purchases), "drop" or "raise".', choices=("keep", "drop", "raise")),
+    Key("input", "attributes", "str", None, "Per-customer attribute table (one row per customer id; columns such as channel or region) for [segments], [costs] and [model] covariates: CSV (comma-separated UTF-8 with a header line; .gz etc. decompressed) or Parquet (.parquet, .pq); relative to the config file. Hashed in the manifest like the input. Every customer of the transactions needs exactly one row (rows of other customers are ignored).", check=_not_empty),
+    Key("input", "attributes_customer_col", "str", None, "Column of customer ids in the attribute table (read as text from CSV); none is [input] customer_col."),
     Key("summary", "time_unit", "str", _REQUIRED, 'Unit of recency, T and the horizon: "h", "D", "W", "M" (30.4375 days) or "Y" (365.25 days).', check=_time_unit),
     Key("summary", "resolution", "str", None, 'Period in which one customer\'s purchases merge into one transaction: "D" or "h"; none means "h" for hourly units, else "D".', check=_resolution),
     Key("summary", "observation_end", "date", None, "Last day observed (its whole day is included); none means the last purchase date in the file."),
@@ -342,11 +397,18 @@ SCHEMA: tuple[Key, ...] = (
     Key("forecast", "predictive", "bool", True, "Also simulate each customer's future for the predictive bounds (purchases_pred_*, clv_pred_*)."),
     Key("forecast", "discounting", "str", "continuous", '"continuous" (exact) or "discrete" (once per period, as lifetimes does).', choices=("continuous", "discrete")),
     Key("forecast", "period", "float", None, "Period of discrete discounting, in time units (at most the horizon, and at most 1,000 periods in it).", check=_at_least(0.0, inclusive=False)),
+    Key("model", "covariates", "list[str] or table", None, 'Attribute columns ([input] attributes, or "cohort" with [segments] cohort) on which the transactions model\'s purchase and dropout rates depend (log-linear links; numeric columns standardised by the library), for example ["Gender", "Channel"] for both processes, or { purchase = ["Channel"], dropout = ["Gender"] }; needs a model that supports covariates.', check=_covariates),
+    Key("model", "categorical", "list[str] or table", None, 'Covariates that are categories (dummy-coded, the first level in sorted order the reference), for example ["Channel"], or a table naming each one\'s reference level as written in the attribute table, { Channel = 1 } (a number for a numeric column, text for a text one); a non-numeric covariate must be listed here.', check=_categorical),
+    Key("segments", "by", "list[str or list[str]]", None, 'What segments.csv reports by: attribute columns ([input] attributes) or "cohort" ([segments] cohort), each alone, or a list of columns for their combinations, for example ["channel", "cohort", ["channel", "region"]]. Each segment\'s customers, total and mean CLV (and net_clv with [costs]), expected purchases and mean P(alive), with intervals computed draw by draw (clvmodels.Forecast.segment_summary).', check=_segment_by),
+    Key("segments", "cohort", "str", None, 'Derive each customer\'s acquisition cohort from the transaction log, as attribute "cohort": the calendar month ("M", label 1997-01), quarter ("Q", 1997Q1) or year ("Y") of their first purchase.', choices=("M", "Q", "Y")),
+    Key("segments", "compare", "list of [by, a, b]", None, 'Pairs of segments to compare, each [by, a, b]: for example [["channel", "B", "A"]], or [["channel", "region"], ["B", "north"], ["A", "north"]] for combinations; segments.csv gains a row per pair with the probability that a\'s mean CLV exceeds b\'s and the difference of the means with its interval (clvmodels.Forecast.compare). Values are written as text, as in segments.csv.'),
+    Key("costs", "cost_per_purchase", "float or str", 0.0, "What each future purchase costs to fulfil and serve, in money: a number, or the name of an attribute column (a cost per customer). With a cost, predictions.csv gains net_clv (margin times discounted spend minus this cost times the discounted purchases) with credible and predictive bounds. Needs amounts.", check=_cost),
+    Key("costs", "acquisition_cost", "float or str", None, "What each customer cost to win: a number, or the name of an attribute column. Sunk for existing customers, so not subtracted from net_clv; segments.csv gains acquisition_cost_mean and the ratio of mean CLV to it (clv_to_acquisition) with its interval, and predictions.csv the net_clv columns. Needs amounts.", check=_cost),
     Key("output", "dir", "str", _REQUIRED, "Output directory, relative to the config file; created if missing. A run replaces only files that a clvmodels run wrote there (its manifest.json lists them) and never the input or the config.", check=_not_empty),
     Key("output", "plots", "bool", False, "Also draw the diagnostic plots as PNG files in plots/."),
 )
 
-SECTIONS: tuple[str, ...] = ("input", "summary", "model", "forecast", "output")
+SECTIONS: tuple[str, ...] = ("input", "summary", "model", "forecast", "segments", "costs", "output")
 
 
 @dataclass(frozen=True)
@@ -370,6 +432,15 @@ class InputConfig:
     memory_limit: str | None = None
     #: ``amount_col`` was not set: use a column named "amount" when the file has one, else no amounts
     amount_auto: bool = False
+    #: the per-customer attribute table (``[input] attributes``), resolved against the config's folder
+    attributes: Path | None = None
+    #: its column of customer ids (``None``: ``customer_col``)
+    attributes_customer_col: str | None = None
+
+    @property
+    def attributes_id(self) -> str:
+        """The attribute table's column of customer ids."""
+        return self.attributes_customer_col or self.customer_col
 
 
 @dataclass(frozen=True)
@@ -411,6 +482,30 @@ class ModelConfig:
     spend_settings: Mapping[str, Any] | None = None
     #: ``[model.KEY]`` tables: registered key -> that model's own settings
     model_settings: Mapping[str, Mapping[str, Any]] | None = None
+    #: covariates of the transactions model: column names (both processes) or {process: names}
+    covariates: tuple[str, ...] | Mapping[str, Any] | None = None
+    #: categorical covariates: names, or {name: reference level}
+    categorical: tuple[str, ...] | Mapping[str, Any] | None = None
+
+    def covariate_columns(self) -> list[str]:
+        """Every column named by ``covariates``, once, in order."""
+        cov = self.covariates
+        if cov is None:
+            return []
+        names = cov if isinstance(cov, tuple) else [c for columns in cov.values() for c in columns]
+        return list(dict.fromkeys(names))
+
+    def covariate_settings(self) -> dict[str, Any]:
+        """The estimator keywords ``covariates=`` and ``categorical=`` (empty without covariates)."""
+        if self.covariates is None:
+            return {}
+        cov = list(self.covariates) if isinstance(self.covariates, tuple) else {k: list(v) for k, v in self.covariates.items()}
+        cat = self.categorical
+        if isinstance(cat, tuple):
+            cat = list(cat)
+        elif cat is not None:
+            cat = dict(cat)
+        return {"covariates": cov, "categorical": cat}
 
     @property
     def compares(self) -> bool:
@@ -478,6 +573,44 @@ class ForecastConfig:
 
 
 @dataclass(frozen=True)
+class SegmentsConfig:
+    """The segment report (``[segments]``): what segments.csv reports by, the cohort, the comparisons."""
+
+    #: each item a column name or a tuple of names (their combinations)
+    by: tuple[str | tuple[str, ...], ...] | None = None
+    cohort: str | None = None
+    #: (columns, values of a, values of b), values as text
+    compare: tuple[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]], ...] | None = None
+
+    @property
+    def columns(self) -> list[str]:
+        """Every column that ``by`` and ``compare`` name, once, in order."""
+        items = [c for item in (self.by or ()) for c in (item if isinstance(item, tuple) else (item,))]
+        items += [c for columns, _, _ in (self.compare or ()) for c in columns]
+        return list(dict.fromkeys(items))
+
+    @property
+    def groupings(self) -> list[tuple[str, ...]]:
+        """The column groups reported, each a tuple: those of ``by``, then those only ``compare`` names."""
+        groups = [item if isinstance(item, tuple) else (item,) for item in (self.by or ())]
+        groups += [columns for columns, _, _ in (self.compare or ())]
+        return list(dict.fromkeys(groups))
+
+
+@dataclass(frozen=True)
+class CostsConfig:
+    """Costs (``[costs]``): a number, or the name of an attribute column, each."""
+
+    cost_per_purchase: float | str = 0.0
+    acquisition_cost: float | str | None = None
+
+    @property
+    def any(self) -> bool:
+        """Whether a cost is given (the forecast then has net_clv columns)."""
+        return self.acquisition_cost is not None or self.cost_per_purchase != 0.0
+
+
+@dataclass(frozen=True)
 class OutputConfig:
     """Where the outputs go (``[output]``)."""
 
@@ -497,6 +630,8 @@ class RunConfig:
     model: ModelConfig
     forecast: ForecastConfig
     output: OutputConfig
+    segments: SegmentsConfig = SegmentsConfig()
+    costs: CostsConfig = CostsConfig()
 
     def to_dict(self) -> dict[str, Any]:
         """Every setting as plain JSON values (for the manifest and ``--dry-run``)."""
@@ -528,6 +663,10 @@ def _kind_name(kind: str) -> str:
         "list[str]": 'a list of strings (["a", "b"])',
         "str or list[str]": 'a string or a list of strings ("a" or ["a", "b"])',
         "table": "a table ({ ... })",
+        "list[str] or table": 'a list of column names (["a", "b"]) or a table',
+        "list[str or list[str]]": 'a list of column names, or of lists of them (["a", ["a", "b"]])',
+        "list of [by, a, b]": 'a list of [by, a, b] triples ([["channel", "B", "A"]])',
+        "float or str": "a number or a column name",
     }[kind]
 
 
@@ -569,6 +708,59 @@ def _coerce(key: Key, value: Any) -> tuple[Any, str | None]:
                 return None, f"names {twice[0]!r} twice, got {value!r}; list each model once"
             return tuple(items), None
         kind = "str"
+    if kind == "list[str] or table":
+        if isinstance(value, list):
+            if not value or not all(isinstance(v, str) and v for v in value):
+                return None, f"must be {_kind_name(kind)}, {got}"
+            twice = sorted({v for v in value if value.count(v) > 1})
+            if twice:
+                return None, f"names {twice[0]!r} twice; list each column once"
+            return tuple(value), None
+        if not isinstance(value, dict):
+            return None, f"must be {_kind_name(kind)}, {got}"
+        kind = "table"
+    elif kind == "list[str or list[str]]":
+        if not isinstance(value, list) or not value:
+            return None, f"must be {_kind_name(kind)}, {got}"
+        items: list[Any] = []
+        for item in value:
+            if isinstance(item, str):
+                items.append(item)
+            elif isinstance(item, list) and item and all(isinstance(c, str) for c in item):
+                items.append(tuple(item) if len(item) > 1 else item[0])
+            else:
+                return None, f"must be {_kind_name(kind)}, got the item {item!r}"
+        value = tuple(items)
+        problem = key.check(value) if key.check is not None else None
+        return (None, problem) if problem else (value, None)
+    elif kind == "list of [by, a, b]":
+        example = '[["channel", "B", "A"]] or [[["channel", "region"], ["B", "north"], ["A", "north"]]]'
+        if not isinstance(value, list) or not value:
+            return None, f"must be {_kind_name(kind)}, {got}"
+        triples = []
+        for item in value:
+            if not isinstance(item, list) or len(item) != 3:
+                return None, f"must be a list of [by, a, b], each naming the segment column(s) and two of its values, got the item {item!r}; for example {example}"
+            by, a, b = item
+            columns = [by] if isinstance(by, str) else by
+            if not isinstance(columns, list) or not columns or not all(isinstance(c, str) and c for c in columns):
+                return None, f"item {item!r}: by must be a column name or a list of them; for example {example}"
+            pair = []
+            for side in (a, b):
+                values = [side] if len(columns) == 1 and not isinstance(side, list) else side
+                labels = [_label(v) for v in values] if isinstance(values, list) else [None]
+                if len(labels) != len(columns) or None in labels:
+                    return None, f"item {item!r}: a and b must each give one value of each of the {len(columns)} column(s) {columns}; for example {example}"
+                pair.append(tuple(labels))
+            if pair[0] == pair[1]:
+                return None, f"item {item!r} compares a segment with itself; name two different segments"
+            triples.append((tuple(columns), pair[0], pair[1]))
+        return tuple(triples), None
+    elif kind == "float or str":
+        if isinstance(value, str):
+            problem = key.check(value) if key.check is not None else None
+            return (None, problem) if problem else (value, None)
+        kind = "float"
     if kind == "int":
         if isinstance(value, bool) or not isinstance(value, int):
             hint = f"; write {key.name} = {value}" if isinstance(value, str) and value.strip().isdigit() else ""
@@ -819,10 +1011,15 @@ def parse_config(raw: Mapping[str, Any], path: str | os.PathLike, *, base: str |
         raise ConfigError(f"{path}: " + "; ".join(problems[:3]) + more)
     inp = dict(settled["input"])
     inp["path"] = (base / inp["path"]).resolve() if not Path(inp["path"]).is_absolute() else Path(inp["path"])
+    if inp["attributes"] is not None:
+        inp["attributes"] = (base / inp["attributes"]).resolve() if not Path(inp["attributes"]).is_absolute() else Path(inp["attributes"])
     if inp["amount_col"] is None:  # not set: "amount" when the file has it
         inp["amount_auto"] = True
     elif not inp["amount_col"].strip():  # "": no amounts
         inp["amount_col"] = None
+    seg = dict(settled["segments"])
+    if seg["cohort"] is not None and seg["by"] is None and seg["compare"] is None:
+        seg["by"] = ("cohort",)  # [segments] cohort alone: report by cohort
     out = dict(settled["output"])
     out["dir"] = (base / out["dir"]).resolve() if not Path(out["dir"]).is_absolute() else Path(out["dir"])
     top = settled[""]
@@ -837,6 +1034,8 @@ def parse_config(raw: Mapping[str, Any], path: str | os.PathLike, *, base: str |
                           model_settings={k: v for k, v in tables.items() if k not in ROLES and v} or None),
         forecast=ForecastConfig(**settled["forecast"]),
         output=OutputConfig(**out),
+        segments=SegmentsConfig(**seg),
+        costs=CostsConfig(**settled["costs"]),
     )
 
 
@@ -988,6 +1187,68 @@ def _check_together(s: dict[str, dict[str, Any]], tables: dict[str, dict[str, An
     if draws == "bootstrap" and fc["n_draws"] > MAX_BOOTSTRAP_DRAWS:
         problems.append(f"[forecast] n_draws = {fc['n_draws']:,} with parameter_draws = \"bootstrap\" would refit each model {fc['n_draws']:,} times; use at most {MAX_BOOTSTRAP_DRAWS:,}")
     problems.extend(forecast_problems(fc, unit))
+    _check_attribute_use(s, problems)
+
+
+def covariate_models() -> list[str]:
+    """Keys of the registered transactions models that take covariates (``covariates=``)."""
+    import inspect
+
+    from .models.registry import registered
+
+    def able(cls: type) -> bool:
+        declared = getattr(cls, "supports_covariates", None)
+        return bool(declared) if declared is not None else "covariates" in inspect.signature(cls).parameters
+
+    return [key for key, cls in registered("transactions").items() if able(cls)]
+
+
+def _check_attribute_use(s: dict[str, dict[str, Any]], problems: list[str]) -> None:
+    """``[segments]``, ``[costs]`` and ``[model] covariates`` name columns that can exist."""
+    inp, seg, costs, model = s["input"], s["segments"], s["costs"], s["model"]
+    table = inp["attributes"] is not None
+    if inp["attributes_customer_col"] is not None and not table:
+        problems.append("[input] attributes_customer_col names the id column of an attribute table, but there is none: set [input] attributes = \"customers.csv\" or remove attributes_customer_col")
+    cohort = seg["cohort"] is not None
+    fix = 'set [input] attributes = "customers.csv" (a table with a row per customer id)'
+    used = {"[segments] by": [c for item in (seg["by"] or ()) for c in (item if isinstance(item, tuple) else (item,))],
+            "[segments] compare": [c for columns, _, _ in (seg["compare"] or ()) for c in columns]}
+    cov = model["covariates"]
+    used["[model] covariates"] = [] if cov is None else list(cov) if isinstance(cov, tuple) else [c for v in cov.values() for c in v]
+    for where, columns in used.items():
+        for column in dict.fromkeys(columns):
+            if table or (column == "cohort" and cohort):
+                continue
+            if column == "cohort":
+                problems.append(f'{where} names "cohort": set [segments] cohort = "M", "Q" or "Y" to derive each customer\'s acquisition cohort from the log, or {fix} with a cohort column')
+            else:
+                problems.append(f"{where} names {column!r}, an attribute column, but there is no attribute table: {fix}"
+                                + (' (the derived column is "cohort")' if cohort else ""))
+    for name in ("cost_per_purchase", "acquisition_cost"):
+        if isinstance(costs[name], str) and not table:
+            problems.append(f"[costs] {name} = {costs[name]!r} names an attribute column, but there is no attribute table: {fix}, or give a number")
+    if (costs["acquisition_cost"] is not None or costs["cost_per_purchase"] != 0.0) and inp["amount_col"] is not None and not inp["amount_col"].strip():
+        problems.append('[costs] give CLV net of costs, which needs amounts, but [input] amount_col = "" (no amounts): name the amount column or remove [costs]')
+    categorical = model["categorical"]
+    if categorical is not None:
+        if cov is None:
+            problems.append("[model] categorical declares covariates as categories, but there are no [model] covariates: add covariates = [...] or remove categorical")
+        else:
+            names = used["[model] covariates"]
+            stray = [c for c in categorical if c not in names]
+            if stray:
+                problems.append(f"[model] categorical names {stray[0]!r}, which is not one of [model] covariates ({', '.join(names)}): add it to covariates or remove it from categorical")
+    if cov is not None:
+        able = covariate_models()
+        keys = model["transactions"] if isinstance(model["transactions"], tuple) else (model["transactions"],)
+        unable = [k for k in keys if k not in able]
+        if unable:
+            from .models.registry import model_class
+
+            which = (f"those that do: {', '.join(repr(k) for k in able)}" if able
+                     else "no registered model supports them in this version of clvmodels")
+            problems.append(f"[model] covariates need a model that supports them, but [model] transactions = {unable[0]!r} "
+                            f"({model_class(unable[0]).display_name}) does not; {which}")
 
 
 def _check_engine(inp: dict[str, Any], problems: list[str]) -> None:

@@ -47,6 +47,7 @@ from .io import _atomic_write
 from .exceptions import StatisticalWarning
 from .models.base import check_units
 from .models.chebyshev import XTInterpolant
+from .models.covariates import customer_params
 from .models.params import seed_sequence, unpack
 from .progress import progress as show_progress
 from .streams import TOTALS, KeyedGenerator, cell_keys, history_keys, seed_key
@@ -464,7 +465,7 @@ def _simulate_future(
     cells = np.flatnonzero(alive)  # the (draw, customer) cells alive at T, row-major
     draw, customer = np.divmod(cells, shape[1])
     alive_rng = rng.take(cells)
-    cells_tx = tuple(np.broadcast_to(v, (shape[0], 1)).ravel().take(draw) for v in tx_draws)
+    cells_tx = tuple(_per_cell(v, shape, draw, cells) for v in tx_draws)
     xs, Ts = x.take(customer), T.take(customer)
     before, span, last, last_inside = transaction_formulas.simulate_future_if_alive(alive_rng, cells_tx, xs, Ts, horizon)
     n = before + last_inside
@@ -472,7 +473,7 @@ def _simulate_future(
     discounted = np.zeros(n.shape) if with_discounted else None
     buying = np.flatnonzero(n)
     if spend_draws is not None:
-        cells_spend = tuple(np.broadcast_to(v, (shape[0], 1)).ravel().take(draw) for v in spend_draws)
+        cells_spend = tuple(_per_cell(v, shape, draw, cells) for v in spend_draws)
         ms = m.take(customer)
         # the spend rate matters only to the customers who buy
         rate = np.ones(n.shape)
@@ -517,6 +518,19 @@ def _simulate_future(
     return counts, values, discounted_counts
 
 
+def _per_cell(value: np.ndarray, shape: tuple[int, int], draw: np.ndarray, cells: np.ndarray) -> np.ndarray:
+    """A parameter's value in each (draw, customer) cell: per draw ``(S, 1)``, or per draw and
+    customer ``(S, N)`` (a model with covariates)."""
+    if np.ndim(value) == 2 and np.shape(value)[1] > 1:
+        return np.broadcast_to(value, shape).ravel().take(cells)
+    return np.broadcast_to(value, (shape[0], 1)).ravel().take(draw)
+
+
+def _columns(arrays: tuple[np.ndarray, ...], index: Any) -> tuple[np.ndarray, ...]:
+    """Per-customer parameter arrays ``(S, N)`` restricted to some customers (per draw ones kept)."""
+    return tuple(v[:, index] if np.ndim(v) == 2 and np.shape(v)[1] > 1 else v for v in arrays)
+
+
 def _simulate_totals(
     keys: np.ndarray,
     alive_prob: np.ndarray,
@@ -552,7 +566,7 @@ def _simulate_totals(
         idx = customers[start : start + per_batch]
         own = KeyedGenerator(keys).deferred().spawn(idx, rank[start : start + per_batch]).keys
         simulated = _simulate_future(
-            KeyedGenerator(cell_keys(own, n_draws)), alive_prob[:, idx], tm, tx_arrays, sm, spend_arrays,
+            KeyedGenerator(cell_keys(own, n_draws)), alive_prob[:, idx], tm, _columns(tx_arrays, idx), sm, spend_arrays,
             x[idx], T[idx], m[idx], horizon, discount, with_discounted=cost is not None,
         )
         onehot = np.zeros((len(idx), n_cells))
@@ -679,7 +693,9 @@ def forecast(
         ``discounted_purchases`` (and its bounds) in their place.
     data : DataFrame
         Per-customer ``frequency, recency, T`` and, with a spend model, ``monetary_value``
-        (:func:`clvmodels.rfm_summary` with ``amount_col``).
+        (:func:`clvmodels.rfm_summary` with ``amount_col``). For a transaction model fitted
+        with covariates, also its covariate columns: each customer is forecast with its own
+        parameters (and its futures keyed by its covariates too).
     horizon : float or None
         Length of the forecast in time units; ``None`` or ``numpy.inf`` for the infinite
         horizon (continuous discounting only).
@@ -844,23 +860,34 @@ def forecast(
         )
 
     cells, cell_of = _segment_cells(segments, data, s.index)
-    # customers with the same history (and segment) share every forecast and simulated futures
-    columns = [s.frequency, s.recency, s.T, monetary]
+    # a model with covariates: each customer's own parameters, from its covariate design
+    spec = getattr(transaction_model, "covariates_", None)
+    design = _covariate_design(spec, data) if spec is not None else np.zeros((len(s.index), 0))
+    # customers with the same history (and covariates, segment) share every forecast and future
+    columns = [s.frequency, s.recency, s.T, monetary, *design.T]
     if net:  # a pattern's customers share their cost per purchase
         columns.append(cost)
     if cells is not None:
         columns.append(cell_of)
     uniques, weight, pattern = compress_patterns(*columns)
     px, pt_x, pT, pm = uniques[:4]
-    pcost = uniques[4] if net else np.zeros(len(px))
+    pZ = np.column_stack(uniques[4 : 4 + design.shape[1]]) if design.shape[1] else np.zeros((len(px), 0))
+    pcost = uniques[4 + design.shape[1]] if net else np.zeros(len(px))
     pcell = uniques[-1] if cells is not None else np.zeros(len(px), dtype=np.int64)
     n_cells = 1 if cells is None else len(cells)
     tx_names = type(transaction_model).param_names
 
-    def future(params: Any) -> XTInterpolant:
-        """Discounted and undiscounted purchases over the horizon if alive at T, tabulated once."""
+    def own(params: Any, sl: slice) -> Any:
+        """The parameters of the patterns ``sl``: as given, or each pattern's own (covariates)."""
+        if spec is None:
+            return params
+        return customer_params(type(transaction_model), spec, params, _designs(spec, pZ[sl]))
 
-        def evaluate(ux: np.ndarray, uT: np.ndarray) -> tuple[np.ndarray, ...]:
+    def future(params: Any) -> Any:
+        """Discounted and undiscounted purchases over the horizon if alive at T: tabulated once,
+        or with covariates (each pattern its own parameters) a function of the patterns ``sl``."""
+
+        def evaluate(ux: np.ndarray, uT: np.ndarray, params: Any = params) -> tuple[np.ndarray, ...]:
             if discounting == "discrete":
                 discounted = tm.discounted_purchases_if_alive_discrete(params, n_periods, period, period_rate, ux, uT)
             else:
@@ -869,7 +896,10 @@ def forecast(
                 return (discounted,)
             return discounted, tm.discounted_purchases_if_alive(params, H, 0.0, ux, uT)
 
-        return XTInterpolant(evaluate, type(transaction_model).time_shift(params), px, pT, n_jobs=n_jobs, T_range=T_range)
+        if spec is not None:
+            return lambda sl: evaluate(px[sl], pT[sl], own(params, sl))
+        interpolant = XTInterpolant(evaluate, type(transaction_model).time_shift(params), px, pT, n_jobs=n_jobs, T_range=T_range)
+        return lambda sl: interpolant(px[sl], pT[sl])
 
     n = len(px)
     workers = max(1, int(n_jobs))
@@ -891,9 +921,9 @@ def forecast(
     starts = range(0, n, chunk)
     # one random stream per (draw, history): the futures depend on nothing else
     run_key = seed_key(seed_sim)
-    history = history_keys(run_key, px, pt_x, pT, pm) if predictive else None
+    history = history_keys(run_key, px, pt_x, pT, pm, *pZ.T) if predictive else None
     # the extra futures behind segment totals: one stream per (history, segment cell) pattern
-    total_keys = history_keys(run_key ^ TOTALS, px, pt_x, pT, pm, pcell.astype(np.float64)) if predictive else None
+    total_keys = history_keys(run_key ^ TOTALS, px, pt_x, pT, pm, *pZ.T, pcell.astype(np.float64)) if predictive else None
     stop = threading.Event()  # set when the caller is interrupted: the workers stop at the next block
     # predictive intervals of segment totals: one more simulation, of every customer
     totals = predictive and cells is not None
@@ -915,9 +945,11 @@ def forecast(
         to_cells = np.zeros((len(w), n_cells))
         to_cells[np.arange(len(w)), pcell[sl]] = w
         sums: dict[str, np.ndarray] = {}
-        alive_d = tm.prob_alive(tx_draws, x, t_x, T)
-        alive = tm.prob_alive(point_tx, x, t_x, T)
-        if_alive_d, if_alive = future_d(x, T), future_point(x, T)
+        drawn = own(tx_draws, sl)
+        alive_d = tm.prob_alive(drawn, x, t_x, T)
+        alive = tm.prob_alive(own(point_tx, sl), x, t_x, T)
+        if_alive_d, if_alive = future_d(sl), future_point(sl)
+        chunk_arrays = tx_arrays if spec is None else tuple(np.asarray(drawn[k], dtype=np.float64) for k in tx_names)
         out["prob_alive"][sl] = alive
         out["prob_alive_lower"][sl], out["prob_alive_upper"][sl] = _quantiles(alive_d, ci)
         sums["prob_alive"] = alive_d @ to_cells
@@ -962,7 +994,7 @@ def forecast(
             rng = KeyedGenerator(cell_keys(history[bl], n_draws))
             local = slice(bl.start - sl.start, bl.stop - sl.start)
             simulated = _simulate_future(
-                rng, alive_d[:, local], tm, tx_arrays, sm, spend_arrays, px[bl], pT[bl], pm[bl], sim_horizon, discount,
+                rng, alive_d[:, local], tm, _columns(chunk_arrays, local), sm, spend_arrays, px[bl], pT[bl], pm[bl], sim_horizon, discount,
                 with_discounted=net,
             )
             counts, values = simulated[0], simulated[1]
@@ -976,7 +1008,7 @@ def forecast(
                 # the customers of a pattern share one future for their own bounds, but the
                 # predictive interval of a total needs an independent future for each customer
                 totals_block = _simulate_totals(
-                    total_keys[bl], alive_d[:, local], tm, tx_arrays, sm, spend_arrays,
+                    total_keys[bl], alive_d[:, local], tm, _columns(chunk_arrays, local), sm, spend_arrays,
                     px[bl], pT[bl], pm[bl], weight[bl], pcell[bl], n_cells, sim_horizon, discount,
                     margin if with_spend else 1.0, pcost[bl] if net else None,
                 )
@@ -1051,9 +1083,25 @@ def forecast(
     return Forecast(frame, settings, cohort, segment_cells=cells, segment_draws=segment_draws, segment_of=cell_of)
 
 
+def _covariate_design(spec: Any, data: pd.DataFrame) -> np.ndarray:
+    """The customers' covariate design ``(N, K)``, the processes' blocks side by side."""
+    blocks = spec.designs(data)
+    return np.hstack([np.asarray(blocks[p], dtype=np.float64) for p in spec.processes]) if blocks else np.zeros((len(data), 0))
+
+
+def _designs(spec: Any, rows: np.ndarray) -> dict[str, np.ndarray]:
+    """The processes' design blocks of some rows of :func:`_covariate_design`."""
+    out, start = {}, 0
+    for process in spec.processes:
+        width = len(spec.features(spec.processes[process]))
+        out[process] = rows[:, start : start + width]
+        start += width
+    return out
+
+
 def _given_draws(draws: pd.DataFrame, model: Any, name: str) -> pd.DataFrame:
     """Draws passed to :func:`forecast`, checked against the model's parameters."""
-    names = list(type(model).param_names)
+    names = list(model.params_.index)  # with covariates, the coefficients too
     if not isinstance(draws, pd.DataFrame) or len(draws) == 0:
         raise ValueError(f"{name} must be a non-empty DataFrame of parameter draws with columns {names}.")
     missing = [c for c in names if c not in draws.columns]
@@ -1076,9 +1124,12 @@ def _check_spend_exists(spend_model: Any, spend_draws: pd.DataFrame, x: np.ndarr
     exists = getattr(formulas, "spend_mean_exists", None)
     if exists is None:
         return
-    at_point = exists(spend_model.params_, x)
-    in_draws = exists(spend_draws, x)
-    share_draws = 1.0 - float(np.mean(in_draws)) if np.size(in_draws) else 0.0
+    # it depends on x only: evaluated per distinct x (an (S, patterns) array would cost 8 bytes
+    # per draw and pattern, gigabytes for millions of customers)
+    xs, inverse, count = np.unique(x, return_inverse=True, return_counts=True)
+    at_point = exists(spend_model.params_, xs)[inverse]
+    in_draws = exists(spend_draws, xs)
+    share_draws = 1.0 - float(np.mean(in_draws, axis=0) @ count) / max(1, len(x)) if np.size(in_draws) else 0.0
     params = ", ".join(f"{k} = {v:.3g}" for k, v in spend_model.params_.items())
     if not at_point.all():
         customers = int(weight[~at_point].sum())

@@ -165,9 +165,12 @@ def _metadata(model: Model) -> dict[str, Any]:
         "n_patterns": model.n_patterns_,
         "time_unit": getattr(model, "time_unit_", None),
     }
-    for attr in ("optimizer_", "sampler_", "frequency_spend_corr_"):
+    for attr in ("optimizer_", "sampler_", "frequency_spend_corr_", "restricted_loglik_"):
         if hasattr(model, attr):
             fitted[attr.rstrip("_")] = getattr(model, attr)
+    if getattr(model, "covariates_", None) is not None:
+        # the covariate coding (columns per process, standardisation, levels and references)
+        fitted["covariates"] = model.covariates_.to_dict()
     if hasattr(model, "priors_"):
         fitted["priors"] = {k: v.to_dict() for k, v in model.priors_.items()}
     return _json_value({
@@ -394,18 +397,25 @@ def _number(value: Any) -> float:
     return float(value)
 
 
-def _check_params(cls: type, fitted: dict[str, Any], path: Path) -> np.ndarray:
+def _check_params(cls: type, fitted: dict[str, Any], path: Path, names: tuple[str, ...] | None = None) -> np.ndarray:
     """The parameters in the model's order: each a finite positive number, or a clear error.
 
     Every parameter of every model is positive; a negative, zero, NaN or infinite value is no
-    fit's output, and would make the formulas return NaN or loop for minutes.
+    fit's output, and would make the formulas return NaN or loop for minutes. Covariate
+    coefficients (``names`` beyond the model's own) are finite real numbers.
     """
     params = fitted["params"]
     if not isinstance(params, dict):
         raise TypeError(f"'params' is {type(params).__name__}, not an object")
-    values = np.empty(len(cls.param_names))
-    for i, name in enumerate(cls.param_names):
+    names = tuple(cls.param_names) if names is None else names
+    values = np.empty(len(names))
+    for i, name in enumerate(names):
         value = _number(params[name])
+        if i >= len(cls.param_names):
+            if not np.isfinite(value):
+                raise ValueError(f"{path}: covariate coefficient {name} = {params[name]!r} is not a finite number; refit and save the model.")
+            values[i] = value
+            continue
         if not (np.isfinite(value) and value > 0):
             raise ValueError(
                 f"{path}: parameter {name} = {params[name]!r} is not a finite positive number; every "
@@ -471,8 +481,14 @@ def _fit_result(cls: type, meta: dict[str, Any], path: Path, patterns: tuple[np.
     fitted = meta["fitted"]
     if not isinstance(fitted, dict):
         raise TypeError(f"'fitted' is {type(fitted).__name__}, not an object")
-    k = len(cls.param_names)
-    params = _check_params(cls, fitted, path)
+    spec = None
+    if fitted.get("covariates") is not None:
+        from .models.covariates import CovariateSpec
+
+        spec = CovariateSpec.from_dict(fitted["covariates"])
+    names = tuple(cls.param_names) + (tuple(spec.coefficient_names()) if spec is not None else ())
+    k = len(names)
+    params = _check_params(cls, fitted, path, names)
     covariance = _check_covariance(fitted["covariance"], k, "covariance", path)
     covariance_log = _check_covariance(fitted["covariance_log"], k, "covariance_log", path)
     loglik = _number(fitted["loglik"])
@@ -493,6 +509,10 @@ def _fit_result(cls: type, meta: dict[str, Any], path: Path, patterns: tuple[np.
         extra["time_unit_"] = None  # fitted on data of unknown unit, as the saved model was
     if "frequency_spend_corr" in fitted:
         extra["frequency_spend_corr_"] = fitted["frequency_spend_corr"]
+    if spec is not None:
+        extra["covariates_"] = spec
+    if "restricted_loglik" in fitted:
+        extra["restricted_loglik_"] = _number(fitted["restricted_loglik"])
     priors = None
     if "priors" in fitted:
         priors = {k_: Prior.from_dict(v) for k_, v in fitted["priors"].items()}

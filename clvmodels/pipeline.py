@@ -16,6 +16,20 @@ dry run and the manifest say which engine ran and why; the summaries are the sam
 contract), and so are the outputs. Input files are hashed by streaming; the manifest lists each
 with its size and SHA-256 (:func:`combined_sha256` for several).
 
+Attributes, segments, costs and covariates
+------------------------------------------
+``[input] attributes`` is a per-customer table (CSV or Parquet, one row per customer id, hashed
+in the manifest like the input; :func:`read_attributes`), matched to the summary's customers by
+id as text; a customer without a row, or an id given twice, is an error naming their number.
+``[segments] cohort`` adds each customer's acquisition cohort from the log
+(:func:`clvmodels.segments.acquisition_cohorts`). ``[segments] by`` and ``compare`` write
+``segments.csv`` (:func:`segment_table`: the rows of :meth:`clvmodels.Forecast.segment_summary`
+and of :meth:`clvmodels.Forecast.compare`, computed from the forecast's own draws); ``[costs]``
+(numbers or attribute columns) become ``forecast(..., cost_per_purchase=, acquisition_cost=)``,
+hence the ``net_clv`` columns; ``[model] covariates`` and ``categorical`` are the transactions
+model's constructor keywords, its data the summary with those columns joined. Every column these
+keys name is checked before any work (:func:`check_attribute_columns`).
+
 Safe writes (``clvmodels run``)
 -------------------------------
 The outputs of a run are first written into a *staging* folder beside the output directory
@@ -111,6 +125,13 @@ __all__ = [
     "StagedOutput",
     "run",
     "MANIFEST_VERSION",
+    "Attributes",
+    "read_attributes",
+    "check_attribute_columns",
+    "customer_attributes",
+    "segment_frame",
+    "segment_table",
+    "SEGMENTS",
 ]
 
 #: Exit codes of the command line.
@@ -121,6 +142,7 @@ MANIFEST_VERSION = 1
 PREDICTIONS = "predictions.csv"
 MANIFEST = "manifest.json"
 HOLDOUT = "holdout_by_frequency.csv"
+SEGMENTS = "segments.csv"
 COMPARISON = "model_comparison.csv"
 PLOTS = "plots"
 _STAGING = ".staging-"
@@ -1107,8 +1129,10 @@ _TERMS: dict[str, tuple[str, str, str]] = {
     "random_seed": ("", "seed", "--seed"),
     "penalty": ("model", "penalty", "--penalty"),
     "memory_limit": ("input", "memory_limit", "--memory-limit"),
+    "covariates": ("model", "covariates", "[model] covariates"),
+    "categorical": ("model", "categorical", "[model] categorical"),
 }
-_TERM = re.compile(r"\b([Pp]ass\s+)?(" + "|".join(_TERMS) + r")=('[^']*'|\"[^\"]*\"|[\w.+-]+)?")
+_TERM = re.compile(r"\b([Pp]ass\s+)?(" + "|".join(_TERMS) + r")=(\[[^\]]*\]|'[^']*'|\"[^\"]*\"|[\w.+-]+)?")
 
 
 def config_terms(text: str, cli: bool = False) -> str:
@@ -1119,6 +1143,8 @@ def config_terms(text: str, cli: bool = False) -> str:
     --------
     >>> config_terms("dates as numbers: pass date_format= (for example date_format='%Y%m%d').")
     'dates as numbers: set [input] date_format (for example [input] date_format = "%Y%m%d").'
+    >>> config_terms("declare it categorical=['region'] or convert it to numbers.")
+    'declare it [model] categorical = ["region"] or convert it to numbers.'
     >>> config_terms("Pass invalid='drop' to exclude such rows.", cli=True)
     'Use --invalid drop to exclude such rows.'
     """
@@ -1133,6 +1159,8 @@ def config_terms(text: str, cli: bool = False) -> str:
             qualified = f"[{section}] {key}" if section else key
             if value and value[0] in "'\"":
                 value = json.dumps(value[1:-1])
+            elif value and value[0] == "[":  # a Python list of strings: the TOML list
+                value = re.sub(r"'([^']*)'", lambda m: json.dumps(m.group(1)), value)
             out = qualified + (f" = {value}" if value else "")
             verb_text = "Set " if verb and verb[0] == "P" else "set "
         return (verb_text if verb else "") + out
@@ -1376,7 +1404,7 @@ _STAGING_MARKER = ".clvmodels-staging"
 
 def is_output_name(name: str) -> bool:
     """Whether ``name`` is a file a clvmodels run writes (so a previous run's may be removed):
-    the predictions, the holdout table, the model comparison, a registered model's file, a plot.
+    the predictions, the holdout table, the model comparison, the segment table, a registered model's file, a plot.
 
     Examples
     --------
@@ -1385,7 +1413,7 @@ def is_output_name(name: str) -> bool:
     """
     from .models.registry import registered
 
-    if name in (PREDICTIONS, HOLDOUT, COMPARISON):
+    if name in (PREDICTIONS, HOLDOUT, COMPARISON, SEGMENTS):
         return True
     if re.fullmatch(rf"{PLOTS}/[A-Za-z0-9_-]+\.png", name):
         return True
@@ -1540,6 +1568,276 @@ def draw_plots(context: dict[str, Any], folder: Callable[[str], Path], journal: 
     return written
 
 
+# -- attributes, segments, costs, covariates ------------------------------------------------------------
+
+#: Columns of the library's segment cells (:meth:`clvmodels.Forecast.segment_summary`): no segment column may take these names.
+_CELL_COLUMNS = ("customers", "acquisition_cost")
+
+
+@dataclass(frozen=True)
+class Attributes:
+    """The per-customer attribute table as read (``[input] attributes``): ``frame`` indexed by the
+    customer id as text, without the id column; ``file`` its size and SHA-256 (of the file's bytes)."""
+
+    frame: pd.DataFrame
+    file: InputFile
+    id_col: str
+    format: str
+    rows: int
+
+    @property
+    def columns(self) -> list[str]:
+        """The attribute columns (the id column aside)."""
+        return [str(c) for c in self.frame.columns]
+
+    def record(self) -> dict[str, Any]:
+        """The manifest's entry (with :func:`customer_attributes`'s counts added by the run)."""
+        return {**self.file.record(), "format": self.format, "customer_col": self.id_col, "columns": self.columns, "rows": self.rows}
+
+
+def read_attributes(spec: InputConfig) -> Attributes | None:
+    """Read ``[input] attributes``: a CSV (comma-separated UTF-8 with a header line; gzip, bz2, xz
+    or single-file zip decompressed) or Parquet (``.parquet``, ``.pq``) table with one row per
+    customer id (the column ``[input] attributes_customer_col``, by default ``customer_col``).
+
+    The file is read once into memory and hashed from those bytes. Ids are read as text (a
+    Parquet table's ids are turned into text); the other columns keep the types the reader
+    infers (numbers stay numbers, for covariates and costs). ``None`` without ``[input] attributes``.
+
+    Raises
+    ------
+    InputError
+        A missing, unreadable or empty file, no id column (listing the columns), ids missing or
+        given twice (with their number and the fix).
+    """
+    if spec.attributes is None:
+        return None
+    path, id_col = spec.attributes, spec.attributes_id
+    name = shown(path)
+    data = _read_bytes(path, "attribute table", "check [input] attributes (relative to the config file)")
+    file = InputFile(path, len(data), hashlib.sha256(data).hexdigest())
+    data, compression = _decompress(data, name)
+    suffixes = [s.lower() for s in path.suffixes[: -1 if compression else None]]
+    fmt = "parquet" if suffixes and suffixes[-1] in (".parquet", ".pq") else "csv"
+    if not data.strip():
+        raise InputError(f"{name} is empty; the attribute table needs a header line and one row per customer ([input] attributes)")
+    if fmt == "parquet":
+        frame = _read_parquet(data, name)
+    else:
+        text = _decode(data, "utf-8", name)
+        try:
+            frame = pd.read_csv(io.StringIO(text), dtype={id_col: "str"}, skipinitialspace=True, low_memory=False, index_col=False)
+        except pd.errors.EmptyDataError:
+            raise InputError(f"{name} has no columns; the attribute table needs a header line and one row per customer") from None
+        except (pd.errors.ParserError, ValueError) as exc:
+            raise InputError(f"{name}: not a readable comma-separated CSV ({one_line(str(exc))}); the attribute table is read as "
+                             "comma-separated UTF-8 with a header line, or Parquet") from None
+    frame.columns = [str(c) for c in frame.columns]
+    if id_col not in frame.columns:
+        import difflib
+
+        close = [c for c in frame.columns if c.lower() == id_col.lower()] or difflib.get_close_matches(id_col, list(frame.columns), n=1, cutoff=0.6)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise InputError(
+            f"{name} has no column {id_col!r} of customer ids{hint}; its columns: {', '.join(frame.columns)}: set "
+            "[input] attributes_customer_col to the attribute table's id column"
+        )
+    if len(frame) == 0:
+        raise InputError(f"{name} has a header line ({', '.join(frame.columns)}) but no rows: no customer has attributes")
+    if len(frame.columns) < 2:
+        raise InputError(f"{name} has only the id column {id_col!r}; give the attributes as further columns (for example channel, region)")
+    ids = frame[id_col]
+    blank = ids.isna() | (ids.astype(str).str.strip() == "")
+    if blank.any():
+        raise InputError(f"{name}: {int(blank.sum()):,} rows have no customer id in column {id_col!r} (first on line "
+                         f"{int(np.flatnonzero(blank.to_numpy())[0]) + 2}); give every row its customer's id, or remove those rows")
+    ids = ids.astype(str).str.strip()
+    twice = ids[ids.duplicated(keep=False)]
+    if len(twice):
+        raise InputError(
+            f"{name}: {twice.nunique():,} customer ids appear more than once in column {id_col!r} (first: {twice.iloc[0]!r}, "
+            f"{int((ids == twice.iloc[0]).sum())} rows); the attribute table needs one row per customer: remove the repeated rows"
+        )
+    frame = frame.drop(columns=[id_col]).set_axis(pd.Index(ids.to_numpy(), name=id_col))
+    return Attributes(frame, file, id_col, fmt, len(frame))
+
+
+def check_attribute_columns(config: RunConfig, attributes: Attributes | None) -> None:
+    """Refuse, before any work, columns that ``[segments]``, ``[costs]`` and ``[model] covariates``
+    name but the attribute table does not have (listing those it has)."""
+    available = (attributes.columns if attributes is not None else []) + (["cohort"] if config.segments.cohort else [])
+    if attributes is not None and config.segments.cohort and "cohort" in attributes.columns:
+        raise InputError(f"{shown(attributes.file.path)} has a column 'cohort', and [segments] cohort = {config.segments.cohort!r} derives "
+                         "one from the log: rename the table's column, or remove [segments] cohort to use it")
+    where_file = f" of {shown(attributes.file.path)}" if attributes is not None else ""
+    uses = {"[segments] by": config.segments.columns, "[model] covariates": config.model.covariate_columns()}
+    uses["[costs]"] = [v for v in (config.costs.cost_per_purchase, config.costs.acquisition_cost) if isinstance(v, str)]
+    for where, columns in uses.items():
+        unknown = [c for c in columns if c not in available]
+        if unknown:
+            import difflib
+
+            close = difflib.get_close_matches(unknown[0], available, n=1, cutoff=0.6)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            what = "[segments] by or compare" if where == "[segments] by" else where
+            raise InputError(f"{what} names {', '.join(repr(c) for c in unknown)}{hint}, not a column{where_file}; available: "
+                             f"{', '.join(available) or 'none'}" + ('' if config.segments.cohort or where != "[segments] by" else
+                                                                       '; [segments] cohort = "Q" (or "M", "Y") adds "cohort"'))
+    for column in config.segments.columns:
+        if column in _CELL_COLUMNS:
+            raise InputError(f"[segments] by names the attribute column {column!r}, a name the segment table uses for its own column: "
+                             "rename it in the attribute table")
+
+
+def customer_attributes(config: RunConfig, attributes: Attributes | None, summary: pd.DataFrame, tx: Transactions,
+                        spec: InputConfig) -> pd.DataFrame | None:
+    """The attributes of the summary's customers, indexed like ``summary``: the table's columns
+    (its rows matched by the id as text) and ``cohort`` (``[segments] cohort``, from the log).
+
+    Raises
+    ------
+    InputError
+        Customers of the transactions without a row in the attribute table (their number, the
+        first id and the fix).
+    """
+    if attributes is None and config.segments.cohort is None:
+        return None
+    keys = summary.index.astype(str)
+    frame = pd.DataFrame(index=summary.index)
+    if attributes is not None:
+        missing = ~keys.isin(attributes.frame.index)
+        if missing.any():
+            raise InputError(
+                f"{shown(attributes.file.path)}: {int(missing.sum()):,} of the {len(summary):,} customers of the transactions have no row "
+                f"(first: {keys[missing][0]!r}; ids are matched as text in column {attributes.id_col!r}, [input] "
+                f"{'attributes_customer_col' if config.input.attributes_customer_col else 'customer_col'}): give every customer a row "
+                "(with a value such as 'unknown' where an attribute is not known)"
+            )
+        frame = attributes.frame.reindex(keys).set_axis(summary.index)
+    if config.segments.cohort is not None:
+        from .segments import acquisition_cohorts
+
+        try:
+            cohorts = acquisition_cohorts(
+                tx.log_columns([spec.customer_col, spec.date_col]), customer_col=spec.customer_col, date_col=spec.date_col,
+                freq=config.segments.cohort, observation_end=summary.attrs.get("observation_end"), date_format=spec.date_format,
+                invalid=spec.invalid,
+            )
+        except (ValueError, TypeError) as exc:
+            raise InputError(f"{shown(tx.path)}: [segments] cohort: {config_terms(one_line(str(exc)))}") from exc
+        cohort = cohorts["cohort"]
+        cohort.index = cohort.index.astype(str)
+        frame["cohort"] = cohort.reindex(keys).to_numpy()
+        frame["cohort"] = pd.Categorical(frame["cohort"], categories=cohorts["cohort"].cat.categories, ordered=True)
+    frame.index.name = summary.index.name
+    return frame
+
+
+def segment_frame(config: RunConfig, table: pd.DataFrame | None, where: str) -> pd.DataFrame | None:
+    """The ``segments=`` of :func:`clvmodels.forecast`: the segment columns as text labels (the
+    cohort stays an ordered category), checked for missing values and for the compared values."""
+    columns = config.segments.columns
+    if not columns or table is None:
+        return None
+    out = pd.DataFrame(index=table.index)
+    for column in columns:
+        values = table[column]
+        blank = values.isna()
+        if blank.any():
+            raise InputError(f"{where}: column {column!r} ([segments]) has no value for {int(blank.sum()):,} customers (first: "
+                             f"{table.index[blank.to_numpy()][0]!r}); fill them in the attribute table (for example with 'unknown')")
+        out[column] = values if isinstance(values.dtype, pd.CategoricalDtype) else values.astype(str)
+    for columns_, a, b in config.segments.compare or ():
+        present = set(map(tuple, out[list(columns_)].astype(str).drop_duplicates().to_numpy().tolist()))
+        for side in (a, b):
+            if side not in present:
+                shown_values = sorted("/".join(v) for v in present)
+                raise InputError(f"[segments] compare {list(columns_)} names the segment {'/'.join(side)!r}, which no customer has; "
+                                 f"segments of {'/'.join(columns_)}: {', '.join(shown_values[:20])}" + (" ..." if len(shown_values) > 20 else ""))
+    return out
+
+
+def cost_argument(config: RunConfig, name: str, table: pd.DataFrame | None, where: str) -> Any:
+    """``cost_per_purchase=`` or ``acquisition_cost=`` of :func:`clvmodels.forecast`: the number,
+    or the attribute column as a Series by customer id (each value checked: a number >= 0)."""
+    value = getattr(config.costs, name)
+    if not isinstance(value, str):
+        return value
+    assert table is not None
+    numbers = pd.to_numeric(table[value], errors="coerce")
+    bad = ~np.isfinite(numbers.to_numpy(dtype=np.float64)) | (numbers.to_numpy(dtype=np.float64) < 0)
+    if bad.any():
+        first = table.index[bad][0]
+        raise InputError(f"{where}: column {value!r} ([costs] {name}) has {int(bad.sum()):,} values that are missing, negative or not "
+                         f"numbers (first: customer {first!r}, {table[value].iloc[int(np.flatnonzero(bad)[0])]!r}); costs are amounts of money >= 0")
+    return numbers.astype(np.float64)
+
+
+def with_covariates(config: RunConfig, data: pd.DataFrame, table: pd.DataFrame | None) -> pd.DataFrame:
+    """``data`` (a summary) with the covariate columns of ``[model] covariates`` joined (itself without)."""
+    names = config.model.covariate_columns()
+    if not names:
+        return data
+    assert table is not None
+    clash = [c for c in names if c in data.columns]
+    if clash:
+        raise InputError(f"[model] covariates names {clash[0]!r}, which is also a column of the summary ({', '.join(map(str, data.columns))}): "
+                         "rename the attribute column")
+    out = data.copy()  # keeps attrs
+    keys = out.index.astype(str)
+    source = table.set_axis(table.index.astype(str))
+    for name in names:
+        out[name] = source[name].reindex(keys).to_numpy()
+    return out
+
+
+def segments_log_text(rows: pd.DataFrame, segments: Any, ci: float) -> str:
+    """The log line of segments.csv: each grouping's segments with their mean value per customer
+    (net CLV when there are costs) and its interval, then each comparison."""
+    value = next((v for v in ("net_clv", "clv", "discounted_purchases") if f"{v}_mean" in rows.columns), None)
+    parts = []
+    for columns in segments.groupings:
+        by = "/".join(columns)
+        these = rows[(rows["kind"] == "segment") & (rows["by"] == by)]
+        if value is None or len(these) > 6:
+            parts.append(f"by {by}: {len(these):,} segments")
+            continue
+        cells = ", ".join(f"{r.segment} {r[f'{value}_mean']:,.2f} ({r[f'{value}_mean_lower']:,.2f} to {r[f'{value}_mean_upper']:,.2f}, "
+                          f"{int(r.customers):,} customers)" for _, r in these.iterrows())
+        parts.append(f"by {by}: {cells}")
+    for _, r in rows[rows["kind"] == "comparison"].iterrows():
+        parts.append(f"{r['a']} vs {r['b']} ({r['by']}): P(a > b) = {r['prob_a_greater']:.3f}, difference {r['difference']:,.2f} "
+                     f"({r['difference_lower']:,.2f} to {r['difference_upper']:,.2f})")
+    name = {"net_clv": "mean net CLV", "clv": "mean CLV", "discounted_purchases": "mean discounted purchases"}.get(value, "")
+    return f"segments ({name} per customer, {ci:.0%} intervals): " + "; ".join(parts)
+
+
+def segment_table(result: Any, segments: Any) -> pd.DataFrame:
+    """The table of segments.csv: a row per segment of each grouping (``kind = "segment"``, the
+    columns of :meth:`clvmodels.Forecast.segment_summary`), then a row per comparison
+    (``kind = "comparison"``, the values of :meth:`clvmodels.Forecast.compare`). ``by`` names the
+    column(s) and ``segment`` the value(s), joined by ``/`` for combinations."""
+    parts = []
+    for columns in segments.groupings:
+        table = result.segment_summary(list(columns))
+        labels = ["/".join(map(str, key)) if isinstance(key, tuple) else str(key) for key in table.index]
+        table = table.reset_index(drop=True)
+        table.insert(0, "segment", labels)
+        table.insert(0, "by", "/".join(columns))
+        table.insert(0, "kind", "segment")
+        parts.append(table)
+    rows = []
+    for columns, a, b in segments.compare or ():
+        one = len(columns) == 1
+        row = result.compare(list(columns), a=a[0] if one else a, b=b[0] if one else b)
+        rows.append({"kind": "comparison", "by": "/".join(columns), "segment": f"{'/'.join(a)} vs {'/'.join(b)}", "a": "/".join(a),
+                     "b": "/".join(b), **{k: row[k] for k in ("quantity", "mean_a", "mean_b", "difference", "difference_lower",
+                                                               "difference_upper", "prob_a_greater")}})
+    if rows:
+        parts.append(pd.DataFrame(rows))
+    return pd.concat(parts, ignore_index=True, sort=False)
+
+
 # -- the whole run ----------------------------------------------------------------------------------
 
 
@@ -1590,7 +1888,8 @@ def _roles(spec: InputConfig) -> tuple[str, ...]:
     return ("transactions",) if spec.amount_col is None else ("spend", "transactions")
 
 
-def plan_text(config: RunConfig, tx: Transactions, summary: pd.DataFrame, split: pd.DataFrame | None, spec: InputConfig | None = None) -> str:
+def plan_text(config: RunConfig, tx: Transactions, summary: pd.DataFrame, split: pd.DataFrame | None, spec: InputConfig | None = None,
+              attributes: Attributes | None = None) -> str:
     """What ``run`` would do, in a few lines (``--dry-run``)."""
     fc, model = config.forecast, config.model
     spec = spec or config.input
@@ -1619,7 +1918,17 @@ def plan_text(config: RunConfig, tx: Transactions, summary: pd.DataFrame, split:
             f"holdout    {label(model.transactions)} fitted on {len(split):,} customers to {split.attrs.get('calibration_end')}, "
             f"scored on the holdout to {split.attrs.get('observation_end')}"
         )
+    if attributes is not None:
+        lines.append(f"attributes {shown(attributes.file.path)} ({attributes.format}, {attributes.file.n_bytes:,} bytes, sha256 {attributes.file.sha256}): "
+                     f"{attributes.rows:,} rows, columns {', '.join(attributes.columns)}; every customer has one")
+    if model.covariates is not None:
+        lines.append(f"covariates {', '.join(model.covariate_columns())} in the transactions model"
+                     + (f" (categorical: {', '.join(model.categorical)})" if model.categorical else ""))
     what = "purchases only (no amounts: no spend model, no CLV)" if "spend" not in keys else "purchases, spend and CLV"
+    if config.costs.any:
+        what += (f", net of {config.costs.cost_per_purchase if not isinstance(config.costs.cost_per_purchase, str) else 'column ' + repr(config.costs.cost_per_purchase)} per purchase"
+                 + (f", acquisition cost {config.costs.acquisition_cost if not isinstance(config.costs.acquisition_cost, str) else 'column ' + repr(config.costs.acquisition_cost)}"
+                    if config.costs.acquisition_cost is not None else ""))
     lines += [
         f"fit        {' and '.join(k if k == 'the selected model' else label(k) for k in keys.values())} by {model.method}"
         + (f" ({model.chains} chains x {model.draws} draws)" if model.method in ("nuts", "advi") else ""),
@@ -1629,6 +1938,8 @@ def plan_text(config: RunConfig, tx: Transactions, summary: pd.DataFrame, split:
         f"outputs    {shown(config.output.dir)}: {PREDICTIONS}, "
         + ", ".join(_model_file(k, model.method) if k != "the selected model" else "the selected model's file" for k in keys.values())
         + (f", {HOLDOUT}" if split is not None else "") + (f", {COMPARISON}" if model.compares else "")
+        + (f", {SEGMENTS} (by {', '.join('/'.join(g) for g in config.segments.groupings)}"
+           + (f"; {len(config.segments.compare)} comparisons" if config.segments.compare else "") + ")" if config.segments.columns else "")
         + (f", {PLOTS}/" if config.output.plots else "") + f", {MANIFEST}",
         f"on non-convergence: {config.on_nonconvergence}",
     ]
@@ -1967,6 +2278,10 @@ def run(
     (``[model] transactions = [...]``) each is fitted and compared first
     (:func:`compare_transaction_models`: ``model_comparison.csv``, the manifest's
     ``comparison``), and the one ``[model] select`` picks forecasts, as in a run naming it alone.
+    With ``[input] attributes``, ``[segments]``, ``[costs]`` or ``[model] covariates`` (see the
+    module docstring) the run also writes ``segments.csv`` and the ``net_clv`` columns; without
+    them its predictions and model files are those of a run before those keys existed (the
+    manifest records the keys as absent).
 
     Parameters
     ----------
@@ -2007,6 +2322,9 @@ def run(
         tx = read_transactions(spec)
     _check_outside(tx, config.output.dir)
     spec = resolve_amount(spec, tx)
+    if spec.amount_col is None and config.costs.any:
+        raise InputError(f"{source}: [costs] give CLV net of costs, which needs amounts, but the file has no amount column "
+                         "(no column 'amount'): set [input] amount_col, or remove [costs]")
     if tx.engine == "pandas":
         log.info(f"read {source} with pandas ({tx.reason}): {len(tx.frame):,} rows, {tx.n_bytes:,} bytes"
                  + (f" ({tx.compression})" if tx.compression else "") + f", sha256 {tx.sha256[:16]}...")
@@ -2016,6 +2334,12 @@ def run(
     if spec.amount_col is None:
         log.info("no amounts (" + ("[input] amount_col is empty" if config.input.amount_col == "" or not config.input.amount_auto
                                    else "no column 'amount'; set [input] amount_col to name one") + "): forecasting purchases only, no spend model and no CLV")
+    with journal.step("read"):
+        attributes = read_attributes(spec)
+    check_attribute_columns(config, attributes)
+    if attributes is not None:
+        log.info(f"read attributes {shown(attributes.file.path)}: {attributes.rows:,} customers, columns {', '.join(attributes.columns)}, "
+                 f"sha256 {attributes.file.sha256[:16]}...")
     with journal.step("summarize"):
         summary = summarize(tx, spec, period)
         split = summarize(tx, spec, period, calibration=True) if period.calibration_end is not None else None
@@ -2027,15 +2351,24 @@ def run(
         f"({int((summary['frequency'] > 0).sum()):,} with repeat purchases); {report.get('rows_used', 0):,} rows used, "
         f"{sum(dropped.values()):,} dropped" + (f" ({', '.join(f'{n:,} {r}' for r, n in dropped.items())})" if dropped else "")
     )
+    with journal.step("attributes"):
+        table = customer_attributes(config, attributes, summary, tx, spec)
+    where = shown(attributes.file.path) if attributes is not None else source
+    segments = segment_frame(config, table, where)
+    costs = {name: cost_argument(config, name, table, where) for name in ("cost_per_purchase", "acquisition_cost")}
+    data = with_covariates(config, summary, table)  # the transactions model's data (the summary itself without covariates)
+    if split is not None:
+        split = with_covariates(config, split, table)
+    fit_source = f"{where} ([model] covariates)" if mc.covariates is not None else source
     if dry_run:
-        out(plan_text(config, tx, summary, split, spec))
+        out(plan_text(config, tx, summary, split, spec, attributes))
         return None
 
     roles = _roles(spec)
     candidates = mc.transaction_keys
     keys: dict[str, str] = {role: getattr(mc, role) for role in roles if role != "transactions"}
     keys["transactions"] = candidates[0]
-    by_key = {key: mc.settings(key, config.seed, progressbar) for key in candidates}
+    by_key = {key: {**mc.settings(key, config.seed, progressbar), **mc.covariate_settings()} for key in candidates}
     settings = {role: mc.settings(role, config.seed, progressbar) for role in roles if role != "transactions"}
     settings["transactions"] = by_key[candidates[0]]
     if mc.penalty and len(roles) == 2 and not any(
@@ -2043,11 +2376,13 @@ def run(
         log.info(f"[model] penalty = {mc.penalty:g} applies to both models; set it in [model.transactions] or [model.spend] for one")
     files = {role: _model_file(keys[role], mc.method) for role in roles}
     candidate_files = [_model_file(k, mc.method) for k in candidates]
-    with StagedOutput(config.output.dir, protect=(tx.path, *(f.path for f in tx.files), config.path)) as staged:
+    inputs = (tx.path, *(f.path for f in tx.files), config.path, *((attributes.file.path,) if attributes is not None else ()))
+    with StagedOutput(config.output.dir, protect=inputs) as staged:
         # refuse at once, before any work, to replace a file that no clvmodels run wrote
         staged.check_replaceable(list(dict.fromkeys([PREDICTIONS, MANIFEST, *files.values(), *candidate_files,
                                                      *([HOLDOUT] if split is not None else []),
-                                                     *([COMPARISON] if mc.compares else [])])))
+                                                     *([COMPARISON] if mc.compares else []),
+                                                     *([SEGMENTS] if segments is not None else [])])))
         holdout: dict[str, Any] | None = None
         selection: Selection | None = None
         comparison_record: dict[str, Any] | None = None
@@ -2064,7 +2399,7 @@ def run(
         if mc.compares:
             selection = compare_transaction_models(
                 candidates, split if split is not None else summary, mc.select, mc.method, by_key, seed=config.seed, ci=fc.ci,
-                on_nonconvergence=config.on_nonconvergence, journal=journal, source=source, holdout=split is not None,
+                on_nonconvergence=config.on_nonconvergence, journal=journal, source=fit_source, holdout=split is not None,
                 tracking=tracking_of if split is not None else None,
             )
             with journal.step("compare"):
@@ -2080,7 +2415,7 @@ def run(
                 hold_report = selection.comparison.reports[selection.selected]  # its failure was warned with the others'
             else:
                 with journal.step("holdout"):
-                    hold_model = fit_model(keys["transactions"], split, mc.method, settings["transactions"], source)
+                    hold_model = fit_model(keys["transactions"], split, mc.method, settings["transactions"], fit_source)
                 check_converged(hold_model, f"{label(keys['transactions'])} fitted to calibration_end", config.on_nonconvergence, log,
                                 journal.take_convergence(), cli=False)
                 with journal.step("holdout"):
@@ -2106,22 +2441,27 @@ def run(
                 fitted[role] = selection.fits[selection.selected]  # chosen by its fit to the whole data: already the forecast's fit
                 continue
             with journal.step(f"fit_{role}"):
-                fitted[role] = fit_model(keys[role], summary, mc.method, settings[role], source)
+                fitted[role] = fit_model(keys[role], data if role == "transactions" else summary, mc.method, settings[role],
+                                         fit_source if role == "transactions" else source)
             log.info(fit_text(label(keys[role]), fitted[role], mc.method, "repeat buyers" if role == "spend" else "customers"))
             check_converged(fitted[role], label(keys[role]), config.on_nonconvergence, log, journal.take_convergence(), cli=False)
         tm, sm = fitted["transactions"], fitted.get("spend")
 
         draws, draws_note = choose_parameter_draws(list(fitted.values()), fc.parameter_draws, config.on_nonconvergence, log, journal)
         if fc.predictive:
-            check_forecast_work(tm, summary, fc.horizon, fc.discount_rate, fc.n_draws, summary.attrs["time_unit"])
+            check_forecast_work(tm, data, fc.horizon, fc.discount_rate, fc.n_draws, summary.attrs["time_unit"])
         forecast_settings = dict(
             horizon=None if math.isinf(fc.horizon) else fc.horizon, discount_rate=fc.discount_rate, ci=fc.ci, n_draws=fc.n_draws,
             predictive=fc.predictive, random_seed=config.seed, discounting=fc.discounting, period=fc.period, draws=draws,
         )
         if sm is not None:
             forecast_settings["margin"] = fc.margin
+        if segments is not None:
+            forecast_settings["segments"] = segments
+        if config.costs.any:
+            forecast_settings.update({name: value for name, value in costs.items() if value is not None})
         with journal.step("forecast"):
-            result = run_forecast(tm, sm, summary, forecast_settings, source)
+            result = run_forecast(tm, sm, data, forecast_settings, source)
             cohort = result.summary()
             forecast_text = forecast_log_text(result, fc.horizon, fc.discount_rate, summary.attrs["time_unit"], fc.ci, cohort)
         late_note = journal.take_convergence()
@@ -2130,10 +2470,19 @@ def run(
         if selection is not None:
             result.settings["model_selection"] = f"select = {selection.rule} among {', '.join(selection.fits)}"
         result.settings.update({**_window(summary, fc.horizon), "input_sha256": tx.sha256})
+        if attributes is not None:
+            result.settings["attributes_sha256"] = attributes.file.sha256
         log.info(forecast_text)
 
+        segment_rows = None
+        if segments is not None:
+            with journal.step("segments"):
+                segment_rows = segment_table(result, config.segments)
+            log.info(segments_log_text(segment_rows, config.segments, fc.ci))
         with journal.step("write"):
             result.to_csv(staged.path(PREDICTIONS))
+            if segment_rows is not None:
+                segment_rows.to_csv(staged.path(SEGMENTS), index=False, float_format="%.10g", lineterminator="\n")
             for role, model in fitted.items():
                 model.save(staged.path(files[role]))
             # parameter tables of fits without a finite covariance must not print numpy's warnings
@@ -2149,7 +2498,7 @@ def run(
                 comparison_record = selection.record(mc.method, fc.ci)
         plots: list[str] = []
         if config.output.plots:
-            context = {"seed": config.seed, "transactions": tm, "spend": sm, "data": summary, "forecast": result,
+            context = {"seed": config.seed, "transactions": tm, "spend": sm, "data": data, "forecast": result,
                        "horizon": fc.horizon, "holdout": holdout, "comparison": selection}
             with journal.step("plots"):
                 plots = draw_plots(context, staged.path, journal)
@@ -2192,6 +2541,25 @@ def run(
                 "customers_with_repeat_purchases": int((summary["frequency"] > 0).sum()),
             },
             "summary": {k: summary.attrs.get(k) for k in ("time_unit", "resolution", "observation_end")},
+            "attributes": None if attributes is None else {**attributes.record(), "customers_matched": len(summary),
+                                                           "rows_of_other_customers": attributes.rows - len(summary)},
+            "segments": None if segments is None else {
+                "file": SEGMENTS, "by": ["/".join(g) for g in config.segments.groupings], "cohort": config.segments.cohort,
+                "compare": [{"by": "/".join(c), "a": "/".join(a), "b": "/".join(b)} for c, a, b in config.segments.compare or ()],
+                "segments": {"/".join(g): int(segment_rows[(segment_rows["kind"] == "segment") & (segment_rows["by"] == "/".join(g))].shape[0])
+                             for g in config.segments.groupings},
+            },
+            "costs": {"margin": fc.margin if sm is not None else None,
+                      "cost_per_purchase": (f"column {config.costs.cost_per_purchase!r} of the attributes"
+                                            if isinstance(config.costs.cost_per_purchase, str) else config.costs.cost_per_purchase),
+                      "acquisition_cost": (f"column {config.costs.acquisition_cost!r} of the attributes"
+                                           if isinstance(config.costs.acquisition_cost, str) else config.costs.acquisition_cost),
+                      "acquisition_cost_total": result.settings.get("acquisition_cost_total"),
+                      "net_clv": "net_clv" in result.frame.columns},
+            "covariates": None if mc.covariates is None else {
+                "columns": mc.covariate_columns(), **plain(mc.covariate_settings()),
+                "coefficients": [k for k in tm.params_.index if ":" in str(k)] if hasattr(tm.params_, "index") else None,
+            },
             "models": records,
             "comparison": comparison_record,
             "holdout": None,
@@ -2238,6 +2606,7 @@ def run(
     log.info(
         f"wrote {PREDICTIONS} ({len(result.frame):,} customers), " + ", ".join(files.values())
         + (f", {HOLDOUT}" if holdout is not None else "") + (f", {COMPARISON}" if selection is not None else "")
+        + (f", {SEGMENTS}" if segment_rows is not None else "")
         + (f", {len(plots)} plots in {PLOTS}/" if plots else "")
         + f" and {MANIFEST} to {target} in {time.perf_counter() - t0:.1f} s"
     )

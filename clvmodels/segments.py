@@ -1,7 +1,8 @@
 """Customer attributes derived from the transaction log, to report the forecast by segment.
 
 :func:`acquisition_cohorts` gives each customer the calendar month, quarter or year of their
-first purchase. The table is indexed by customer id, like :func:`clvmodels.rfm_summary`, so it is
+first purchase; :func:`join_attributes` joins an attribute table (channel, region, covariates) to
+a summary, checking that every customer has exactly one row. The table is indexed by customer id, like :func:`clvmodels.rfm_summary`, so it is
 given to :func:`clvmodels.forecast` as ``segments=`` directly, or joined to other attribute
 columns first (``attributes.join(cohorts)``); :meth:`clvmodels.Forecast.segment_summary` then
 reports CLV by cohort with intervals computed draw by draw, and
@@ -29,7 +30,7 @@ import pandas as pd
 from .data import InvalidPolicy, _factorize_customers, _per_customer, _validate_transactions
 from .units import RESOLUTIONS
 
-__all__ = ["acquisition_cohorts", "COHORT_FREQUENCIES"]
+__all__ = ["acquisition_cohorts", "join_attributes", "COHORT_FREQUENCIES"]
 
 #: Cohort lengths: calendar month, calendar quarter (January to March is Q1), calendar year.
 COHORT_FREQUENCIES = {"M": "calendar month", "Q": "calendar quarter", "Y": "calendar year"}
@@ -139,3 +140,77 @@ def acquisition_cohorts(
     end = pd.Timestamp(end_period * RESOLUTIONS["D"], unit="ns")
     frame.attrs = {"freq": freq, "observation_end": end.isoformat(), "report": report}
     return frame
+
+
+def join_attributes(summary: pd.DataFrame, attributes: pd.DataFrame | pd.Series, *, extra: Literal["ignore", "raise"] = "ignore") -> pd.DataFrame:
+    """The summary with per-customer attribute columns (channel, region, covariates) joined by id.
+
+    Unlike ``summary.join(attributes)``, every customer of the summary must have exactly one row
+    (a missing or duplicated id is an error naming how many and the first), the column names must
+    not clash, and the summary's ``attrs`` (time unit, observation end) are kept, so the result
+    goes straight to ``fit(..., covariates=)``, :func:`clvmodels.forecast` (``segments=``, costs by
+    column) and :func:`clvmodels.evaluate_holdout`. Neither input is modified.
+
+    Parameters
+    ----------
+    summary : DataFrame
+        Per-customer summary indexed by customer id (:func:`clvmodels.rfm_summary`).
+    attributes : DataFrame or Series
+        Indexed by customer id (for example ``pd.read_csv(...).set_index("customer_id")``), one
+        row per customer; ids are matched as they are, or as text when the two indexes differ
+        in type (a CSV read with numeric ids against a log read with text ids).
+    extra : {"ignore", "raise"}
+        Rows of customers the summary does not have: ignored (the attribute table may cover
+        every customer ever acquired), or an error.
+
+    Examples
+    --------
+    >>> summary = pd.DataFrame({"frequency": [2, 0], "recency": [30.4, 0.0], "T": [38.9, 38.9]},
+    ...                        index=pd.Index(["a", "b"], name="customer_id"))
+    >>> summary.attrs["time_unit"] = "W"
+    >>> channels = pd.DataFrame({"channel": ["email", "search", "search"]}, index=["b", "a", "c"])
+    >>> data = join_attributes(summary, channels)
+    >>> data["channel"].tolist(), data.attrs["time_unit"]
+    (['search', 'email'], 'W')
+    """
+    if isinstance(attributes, pd.Series):
+        attributes = attributes.to_frame(attributes.name if attributes.name is not None else "attribute")
+    if not isinstance(attributes, pd.DataFrame):
+        raise TypeError(f"attributes must be a DataFrame (or Series) indexed by customer id, not {type(attributes).__name__}.")
+    clash = [c for c in attributes.columns if c in summary.columns]
+    if clash:
+        raise ValueError(f"attribute column(s) {clash} are already columns of the summary; rename them first.")
+    index = attributes.index
+    if index.dtype != summary.index.dtype and not (index.inferred_type == summary.index.inferred_type == "integer"):
+        # e.g. ids read as numbers from one file and as text from the other: match them as text
+        index = index.astype(str)
+        keys = summary.index.astype(str)
+    else:
+        keys = summary.index
+    duplicated = index.duplicated(keep=False)
+    if duplicated.any():
+        first = index[duplicated][0]
+        raise ValueError(
+            f"the attribute table has {int(index[duplicated].nunique()):,} customer id(s) on more than one row "
+            f"({int(duplicated.sum()):,} rows; first: {first!r}); keep one row per customer."
+        )
+    missing = ~keys.isin(index)
+    if missing.any():
+        raise ValueError(
+            f"{int(missing.sum()):,} of the {len(summary):,} customers of the summary have no row in the attribute "
+            f"table (first: {keys[missing][0]!r}); give every customer a row (with a value such as 'unknown' "
+            "where an attribute is not known)."
+        )
+    if extra == "raise":
+        others = ~index.isin(keys)
+        if others.any():
+            raise ValueError(
+                f"the attribute table has {int(others.sum()):,} customer(s) the summary does not have "
+                f"(first: {index[others][0]!r}); drop them or pass extra='ignore'."
+            )
+    elif extra != "ignore":
+        raise ValueError(f"extra={extra!r}; use 'ignore' or 'raise'.")
+    rows = attributes.set_axis(index).reindex(keys).set_axis(summary.index)
+    out = pd.concat([summary, rows], axis=1)
+    out.attrs = dict(summary.attrs)
+    return out

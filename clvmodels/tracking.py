@@ -32,6 +32,13 @@ def _formulas(model: Any) -> Any:
     """The formulas module of a transaction model (estimator, class or key), or a clear error."""
     from .models.registry import model_class
 
+    if getattr(model, "covariates_", None) is not None:
+        # the cohort's expected purchases would need each customer's covariates: refused rather
+        # than computed silently at the base parameters
+        raise ValueError(
+            f"tracking is not available yet for a model with covariates ({list(model.covariates_.columns)}); "
+            "draw the tracking plot with the same model fitted without covariates."
+        )
     return model_class(model, kind="transactions").formulas
 
 

@@ -284,7 +284,7 @@ def predictive_cdfs(
         rows = order[start : start + CHUNK]
         k_max = 32
         while len(rows):
-            cdf = np.cumsum(table(theta, k_max, horizon[rows], x[rows], t_x[rows], T[rows]), axis=0)
+            cdf = np.cumsum(table(_take(theta, rows, len(x)), k_max, horizon[rows], x[rows], t_x[rows], T[rows]), axis=0)
             done = (cdf[-1] >= 1 - tail) | (k_max >= 100_000)
             yield rows[done], cdf[:, done]
             rows = rows[~done]
@@ -318,9 +318,24 @@ def _predictive_cdf_bounds(
     return lower, upper, pit, variance
 
 
+def _per_customer(model: Any, theta: Any, data: pd.DataFrame) -> Any:
+    """``theta`` as each customer's parameters for a model with covariates (unchanged otherwise)."""
+    if getattr(model, "covariates_", None) is None:
+        return theta
+    return model.customer_params(theta, data)
+
+
+def _take(theta: Any, rows: np.ndarray, n: int) -> Any:
+    """The parameters of the customers ``rows`` of ``n``: per-customer arrays (models with
+    covariates) are indexed along their last axis; anything else is common to all."""
+    if not isinstance(theta, dict) or isinstance(theta, pd.Series):
+        return theta
+    return {k: (v[..., rows] if np.ndim(v) and np.shape(v)[-1] == n else v) for k, v in theta.items()}
+
+
 def _parameter_spread(
     model: Any, formulas: Any, s: SummaryArrays, horizon: np.ndarray, group: np.ndarray, size: np.ndarray,
-    n_draws: int, seed: np.random.SeedSequence,
+    n_draws: int, seed: np.random.SeedSequence, data: pd.DataFrame | None = None,
 ) -> tuple[float, np.ndarray, str | bool]:
     """Variance over parameter draws of the expected holdout total and of each group's mean.
 
@@ -339,7 +354,8 @@ def _parameter_spread(
             continue
         if len(rows) > GROUP_SAMPLE:
             rows = np.sort(rng.choice(rows, GROUP_SAMPLE, replace=False))
-        expected = formulas.expected_purchases(draws, horizon[rows], s.frequency[rows], s.recency[rows], s.T[rows])
+        theta = draws if data is None else _take(_per_customer(model, draws, data.iloc[rows]), np.arange(len(rows)), len(rows))
+        expected = formulas.expected_purchases(theta, horizon[rows], s.frequency[rows], s.recency[rows], s.T[rows])
         group_means[:, k] = np.asarray(expected).mean(axis=1)
     if n_draws < 2:
         return 0.0, np.zeros(len(size)), "not included (fewer than 2 draws)"
@@ -545,7 +561,7 @@ def evaluate_holdout(
     from .models.base import check_units
 
     check_units(model, data)
-    theta = model.params_ if params is None else params
+    theta = _per_customer(model, model.params_ if params is None else params, data)
     rng = np.random.default_rng(random_seed)
     predicted = formulas.expected_purchases(theta, horizon, s.frequency, s.recency, s.T)
     lower, upper, pit, variance = _predictive_cdf_bounds(model, theta, horizon, s.frequency, s.recency, s.T, actual, ci, rng)
@@ -587,7 +603,8 @@ def evaluate_holdout(
     if params is None and n_draws > 0:
         seed = np.random.SeedSequence(int(rng.integers(2**63)))
         var_params_total, var_params_group, parameter_uncertainty = _parameter_spread(
-            model, formulas, s, horizon, group, size, int(n_draws), seed
+            model, formulas, s, horizon, group, size, int(n_draws), seed,
+            data if getattr(model, "covariates_", None) is not None else None,
         )
     z = stats.norm.ppf(0.5 + ci / 2)
     total_predicted = float(predicted.sum())

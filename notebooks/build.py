@@ -1233,7 +1233,94 @@ SEGMENTS = [
     value of about $1,900 against $2,971 expected, below its 90% predictive interval. One year
     is one draw, and a segment can fall outside a 90% interval one year in ten, but the miss is
     on the channel whose lead rests on a few big spenders.
+    """),
+    md("""
+    ## Channel and gender in the model: covariates
 
+    The forecast above lets the channels differ only through their customers' own histories:
+    everyone shares one set of parameters. With **covariates**, a customer's purchase and
+    dropout rates themselves depend on who the customer is. In the Pareto/NBD with
+    time-invariant covariates (Fader & Hardie 2007; CLVTools' static covariates) each customer's
+    Gamma scales are `alpha_i = alpha0 exp(-g_purchase z_i)` and `beta_i = beta0 exp(-g_dropout z_i)`:
+    a coefficient `g` multiplies the mean purchase (or dropout) rate by `exp(g)`. We code the two
+    attributes as CLVTools does (0/1, with 0 as the reference level) and fit on the calibration
+    weeks; `lr_test` asks whether the covariates improve the fit by more than chance.
+    """),
+    code("""
+    from clvmodels.compare import fit_criteria, lr_test
+
+    attributed = data.join(covariates)  # the summary with the customers' attributes
+    CODES = {"Gender": 0, "Channel": 0}  # categorical, reference level 0
+    pnbd_cov = clvmodels.ParetoNBD(covariates=["Gender", "Channel"], categorical=CODES).fit(attributed)
+    pnbd_cov.summary(ci=0.9)
+    """),
+    md("""
+    This is CLVTools' own fit: its paper (Meierer, Bachmann, Naef, Schilter & Algesheimer,
+    *Journal of Statistical Software*, section 6.4.1) prints a log-likelihood of -5821.0627 and a
+    BIC of 11693.3009 for this model on these 600 customers, and estimates within 0.05 standard
+    errors of ours (its optimiser stops slightly short of the maximum). (CLVTools' vignette
+    prints other coefficients: they belong to an older, 250-customer version of the data.)
+
+    Channel-B customers buy exp(0.62) = 1.9 times as often as channel-A customers, but drop out
+    exp(0.79) = 2.2 times as fast; G1 customers buy 1.3 times as often and drop out at about half
+    the rate. The likelihood-ratio tests, here for the Pareto/NBD and for the BG/NBD with
+    covariates on the purchase rate and on `a` (the BG/NBD's dropout probability
+    `p ~ Beta(a_i, b)`; moving `a` and `b` together, as CLVTools' BG/NBD does, sends them to
+    infinity on these data), reject the models without covariates:
+    """),
+    code("""
+    bgnbd_cov = clvmodels.BetaGeo(covariates={"purchase": ["Gender", "Channel"], "dropout_a": ["Gender", "Channel"]},
+                                  categorical=CODES).fit(attributed)
+    nested = {"pareto-nbd": pnbd, "pareto-nbd + covariates": pnbd_cov, "bgnbd": fits["bgnbd"], "bgnbd + covariates": bgnbd_cov}
+    criteria = fit_criteria(nested)
+    criteria[["model", "n_params", "loglik", "bic", "lr_against", "lr_statistic", "lr_df", "lr_p_value"]]
+    """),
+    md("""
+    What the coefficients mean for **a customer won today**: the expected repeat purchases of a
+    new customer of each channel and gender in their first year and first three years, with 90%
+    intervals from the parameter draws. These are statements about the channels' customers in
+    general, not about the 600 who happened to join.
+    """),
+    code("""
+    cells = pd.DataFrame({"Channel": [0, 0, 1, 1], "Gender": [0, 1, 0, 1]},
+                         index=pd.Index(["A, G0", "A, G1", "B, G0", "B, G1"], name="segment"))
+    draws = pnbd_cov.sample_params(4000, random_seed=1)
+    per_cell = pnbd_cov.customer_params(draws, cells)  # each draw's parameters for each segment
+    new_customer = {}
+    for weeks in (52, 156):
+        values = pnbd_cov.formulas.expected_purchases_new(per_cell, float(weeks))  # draws x segments
+        new_customer[f"purchases_{weeks}w"] = pnbd_cov.expected_purchases_new(float(weeks), cells)
+        new_customer[f"lower_{weeks}w"] = np.quantile(values, 0.05, axis=0)
+        new_customer[f"upper_{weeks}w"] = np.quantile(values, 0.95, axis=0)
+        if weeks == 52:
+            first_year = values
+    b_ahead_first_year = (first_year[:, 2] > first_year[:, 0]).mean()
+    pd.DataFrame(new_customer, index=cells.index)
+    """),
+    md("""
+    In their first year a new channel-B customer makes about 1.3 repeat purchases (G0) against
+    0.8 for channel A, ahead in every parameter draw. Because B's customers leave sooner, the lead
+    narrows with time: over three years B's G0 customers make 2.7 purchases against A's 1.9, and
+    A's G1 customers (3.0) overtake B's G0. Purchase counts say nothing of spend; to turn them into
+    net value per acquisition dollar, the forecast above (without covariates) remains the tool in
+    this notebook.
+    """),
+    code("""
+    # the covariate claims above, checked each time the notebook runs
+    assert abs(pnbd_cov.loglik_ - (-5821.0627)) < 1e-3 and pnbd_cov.converged_
+    assert abs(criteria.loc["pareto-nbd + covariates", "bic"] - 11693.3009) < 1e-3
+    cov_params = pnbd_cov.params_
+    assert abs(cov_params["purchase:Channel[1]"] - 0.62) < 0.01 and abs(cov_params["dropout:Channel[1]"] - 0.79) < 0.01
+    assert abs(np.exp(cov_params["purchase:Gender[1]"]) - 1.33) < 0.01 and abs(np.exp(cov_params["dropout:Gender[1]"]) - 0.53) < 0.01
+    assert criteria.loc["pareto-nbd + covariates", "lr_p_value"] < 1e-8 and criteria.loc["bgnbd + covariates", "lr_p_value"] < 1e-5
+    assert bgnbd_cov.converged_ and criteria.loc["bgnbd + covariates", "lr_df"] == 4
+    nc = pd.DataFrame(new_customer, index=cells.index)
+    assert abs(nc.loc["B, G0", "purchases_52w"] - 1.28) < 0.01 and abs(nc.loc["A, G0", "purchases_52w"] - 0.82) < 0.01
+    assert b_ahead_first_year == 1.0
+    assert abs(nc.loc["B, G0", "purchases_156w"] - 2.70) < 0.01 and abs(nc.loc["A, G0", "purchases_156w"] - 1.89) < 0.01
+    assert nc.loc["A, G1", "purchases_156w"] > nc.loc["B, G0", "purchases_156w"]
+    """),
+    md("""
     ## What the analyst concludes
 
     > Over the next year, a channel-B customer is worth $13.0 net of the costs of goods and
@@ -1247,9 +1334,9 @@ SEGMENTS = [
 
     The numbers depend on the made-up costs; the method does not. With real costs, the same
     three calls (`forecast(..., segments=, cost_per_purchase=, acquisition_cost=)`,
-    `summary(by=)`, `compare`) give the answer. Models in which the purchase and dropout rates
-    themselves depend on the channel (covariates) would make the channel comparison a
-    statement about the channels' customers in general rather than about these 600.
+    `summary(by=)`, `compare`) give the answer. The Pareto/NBD with covariates above makes the
+    channel comparison a statement about the channels' customers in general rather than about
+    these 600: channel B's customers buy more often but leave sooner.
     """),
     code("""
     # the claims above, checked each time the notebook runs

@@ -376,7 +376,7 @@ def test_settings_protocol():
     model = BetaGeo(penalty=0.1)
     assert model.get_params()["penalty"] == 0.1
     assert set(model.get_params()) == {"penalty", "priors", "draws", "tune", "chains", "target_accept", "sampler",
-                                       "random_seed", "progressbar", "log_likelihood"}
+                                       "random_seed", "progressbar", "log_likelihood", "covariates", "categorical"}
     assert model.set_params(penalty=0.2).penalty == 0.2
     assert repr(model) == "BetaGeo(penalty=0.2)"
     with pytest.raises(ValueError, match="no setting"):

@@ -135,3 +135,41 @@ def test_net_clv_subtracts_the_discounted_cost_of_future_purchases(models, cdnow
         forecast(models[0], None, data, horizon=52, discount_rate=0.1, n_draws=10, cost_per_purchase=1.0)
     with pytest.raises(ValueError, match="negative"):
         forecast(*models, data, horizon=52, discount_rate=0.1, n_draws=10, cost_per_purchase=-1.0)
+
+
+# -- joining an attribute table ------------------------------------------------------------------
+
+
+def _small_summary() -> pd.DataFrame:
+    summary = pd.DataFrame({"frequency": [2, 0, 1], "recency": [30.0, 0.0, 5.0], "T": [38.0, 38.0, 20.0]},
+                           index=pd.Index(["007", "12", "31"], name="customer_id"))
+    summary.attrs["time_unit"] = "W"
+    return summary
+
+
+def test_join_attributes_checks_ids_and_keeps_attrs():
+    from clvmodels import join_attributes
+
+    summary = _small_summary()
+    table = pd.DataFrame({"channel": ["a", "b", "c", "d"]}, index=["31", "007", "12", "99"])
+    before = (summary.copy(), table.copy())
+    data = join_attributes(summary, table)
+    assert data["channel"].tolist() == ["b", "c", "a"] and data.attrs == {"time_unit": "W"}
+    pd.testing.assert_frame_equal(summary, before[0])
+    pd.testing.assert_frame_equal(table, before[1])
+    with pytest.raises(ValueError, match=r"1 customer\(s\) the summary does not have \(first: '99'\)"):
+        join_attributes(summary, table, extra="raise")
+    with pytest.raises(ValueError, match=r"1 of the 3 customers of the summary have no row .*first: '12'"):
+        join_attributes(summary, table.drop(index="12"))
+    with pytest.raises(ValueError, match=r"1 customer id\(s\) on more than one row \(2 rows; first: '31'\)"):
+        join_attributes(summary, pd.concat([table, table.iloc[:1]]))
+    with pytest.raises(ValueError, match=r"\['T'\] are already columns"):
+        join_attributes(summary, table.rename(columns={"channel": "T"}))
+
+
+def test_join_attributes_matches_numeric_ids_as_text():
+    from clvmodels import join_attributes
+
+    summary = _small_summary().iloc[1:]  # ids "12", "31"
+    numeric = pd.DataFrame({"region": ["north", "south"]}, index=[31, 12])
+    assert join_attributes(summary, numeric)["region"].tolist() == ["south", "north"]

@@ -1101,3 +1101,203 @@ def prior_predictive(
     observed = _frequency_statistics(sample[0], max_frequency) if transactions else _spend_statistics(sample[1])
     statistics = pd.DataFrame(rows, columns=list(observed), index=params.index)
     return PriorPredictiveCheck(params, statistics, pd.Series(observed, name="observed"))
+
+
+# -- models with covariates -------------------------------------------------------------------------
+
+
+class _CovariatePosterior:
+    """``log p(u | data)`` in the working coordinates of a model with covariates,
+    ``u = (log base parameters, coefficients)``: the covariate log-likelihood
+    (:func:`clvmodels.inference.autodiff.covariate_objective`), the base parameters' priors with
+    the Jacobian of ``theta = exp(u)`` (the compiled log-priors), and ``Normal(mu, sigma)``
+    priors on the coefficients."""
+
+    kind = "covariate log-likelihood (PyTensor gradient) + compiled log-priors"
+
+    def __init__(self, model_type: type, cspec: Any, patterns: tuple[np.ndarray, ...], designs: dict[str, np.ndarray],
+                 weights: np.ndarray, codes: np.ndarray, coef_mu: np.ndarray, coef_sigma: np.ndarray) -> None:
+        from .autodiff import covariate_objective
+
+        self.args = (model_type, cspec, patterns, designs, weights)
+        self.loglik = covariate_objective(*self.args)
+        self.codes, self.mu, self.sigma = codes, coef_mu, coef_sigma
+        self.k = len(model_type.param_names)
+        self._log_prior = _kernels._compiled()["log_prior"]
+
+    def __call__(self, u: np.ndarray) -> tuple[float, np.ndarray]:
+        u = np.asarray(u, dtype=np.float64)
+        k = self.k
+        if not np.all(np.abs(u) <= _kernels.LOG_BOUND):
+            return -np.inf, np.zeros(len(u))
+        value, grad = self.loglik(u)
+        if not np.isfinite(value):
+            return -np.inf, np.zeros(len(u))
+        grad = np.array(grad, dtype=np.float64)
+        for i in range(k):
+            code, p1, p2 = self.codes[i]
+            prior, slope = self._log_prior(code, p1, p2, u[i])
+            value += prior
+            grad[i] += slope
+        z = (u[k:] - self.mu) / self.sigma
+        value += float(np.sum(-0.5 * z * z - np.log(self.sigma) - 0.5 * np.log(2 * np.pi)))
+        grad[k:] -= z / self.sigma
+        return float(value), grad
+
+    def new_fn(self) -> Any:
+        return _CovariatePosterior(*self.args, self.codes, self.mu, self.sigma)
+
+    def mode_objective(self, u: np.ndarray) -> tuple[float, np.ndarray]:
+        """The log density of (base parameters, coefficients) without the Jacobian (the MAP target)."""
+        value, grad = self(u)
+        grad = grad.copy()
+        grad[: self.k] -= 1.0
+        return value - float(np.sum(u[: self.k])), grad
+
+
+def covariate_priors(model_type: type, cspec: Any, priors: Mapping[str, Any] | None, scale: float) -> dict[str, Prior]:
+    """The priors of a model with covariates: the model's own for its base parameters, and
+    ``Normal(0, 1)`` for every coefficient (of a standardised numeric covariate: one standard
+    deviation multiplies the rate by at most about e^2 at 2 sd; of a dummy: the same on the
+    category's shift), each overridable by name in ``priors`` (a coefficient's prior must be a
+    ``Normal``)."""
+    from ..models.covariates import COEFFICIENT_PRIOR_SIGMA
+
+    priors = dict(priors or {})
+    names = cspec.coefficient_names()
+    coef = {n: priors.pop(n) for n in list(priors) if ":" in n}
+    unknown = sorted(set(coef) - set(names))
+    if unknown:
+        raise ValueError(f"priors has unknown coefficient(s) {unknown}; the model's coefficients are {names}.")
+    resolved = resolve_priors(model_type, priors or None, scale)
+    for name in names:
+        value = coef.get(name, Prior("Normal", mu=0.0, sigma=COEFFICIENT_PRIOR_SIGMA))
+        if isinstance(value, Mapping):
+            value = Prior.from_dict(value)
+        if not isinstance(value, Prior) or value.distribution != "Normal" or set(value.params) != {"mu", "sigma"}:
+            raise ValueError(f"the prior of coefficient {name} must be Prior('Normal', mu=..., sigma=...); got {value!r}.")
+        resolved[name] = value
+    return resolved
+
+
+def fit_covariates(
+    estimator: Model,
+    method: str,
+    cspec: Any,
+    patterns: tuple[np.ndarray, ...],
+    designs: dict[str, np.ndarray],
+    weights: np.ndarray,
+    inverse: np.ndarray,
+    observed: pd.DataFrame,
+) -> Any:
+    """Bayesian fit (``"nuts"`` or ``"map"``) of a model with covariates; returns a ``FitResult``.
+
+    The log-posterior is :class:`_CovariatePosterior` (priors from :func:`covariate_priors`);
+    NUTS runs on nutpie over it; ``"advi"`` is not available with covariates.
+    """
+    from ..models.covariates import customer_params, maximize_with_covariates
+    from .result import FitResult
+
+    model_type = type(estimator)
+    name = model_type.__name__
+    settings = _check_settings(estimator, method)
+    if method == "advi":
+        raise ValueError("method='advi' is not available for a model with covariates; use method='nuts' or 'map'.")
+    priors = covariate_priors(model_type, cspec, estimator.priors, model_type.data_scale(patterns, weights))
+    base_names = tuple(model_type.param_names)
+    coef_names = tuple(cspec.coefficient_names())
+    names = base_names + coef_names
+    codes = encode_priors(priors, base_names)
+    if codes is None:
+        raise ValueError(
+            f"with covariates the base parameters' priors must be among {sorted(PRIOR_CODES_NAMES())}; got "
+            f"{ {n: priors[n] for n in base_names} }."
+        )
+    mu = np.array([priors[n].params["mu"] for n in coef_names], dtype=np.float64)
+    sigma = np.array([priors[n].params["sigma"] for n in coef_names], dtype=np.float64)
+    post = _CovariatePosterior(model_type, cspec, patterns, designs, weights, codes, mu, sigma)
+    start = time.perf_counter()
+    mode, _ = maximize_with_covariates(model_type, cspec, patterns, designs, weights, objective=post.mode_objective)
+    n_customers = int(round(float(weights.sum())))
+    k = len(base_names)
+    if method == "map":
+        mode.method = "map"
+        mode.priors = priors
+        mode.optimizer = {**(mode.optimizer or {}), "log_posterior": post.kind}
+        return mode
+    if not _nutpie_available() or settings["sampler"] == "pymc":
+        raise ValueError("NUTS with covariates runs on nutpie: install clvmodels[nutpie] and use sampler='auto' or 'nutpie'.")
+    import nutpie
+    from nutpie.compiled_pyfunc import from_pyfunc
+
+    centre = np.r_[np.log(mode.params[:k]), mode.params[k:]]
+    cov = mode.covariance_log
+    seed = np.random.SeedSequence(settings["random_seed"])
+    seed_init, seed_sampler = seed.spawn(2)
+    init_entropy = int(seed_init.generate_state(1, dtype=np.uint32)[0])
+
+    def initial(s: int) -> np.ndarray:
+        rng = np.random.default_rng([init_entropy, int(s)])
+        if np.all(np.isfinite(cov)):
+            try:
+                return np.ascontiguousarray(centre + np.linalg.cholesky(cov) @ rng.standard_normal(len(centre)))
+            except np.linalg.LinAlgError:
+                pass
+        return np.ascontiguousarray(centre + rng.uniform(-0.1, 0.1, len(centre)))
+
+    def make_expand_fn(seed1: int, seed2: int, chain: int) -> Any:
+        def expand(u: np.ndarray) -> dict[str, np.ndarray]:
+            values = np.r_[np.exp(u[:k]), u[k:]]
+            return {n: np.asarray(v) for n, v in zip(names, values)}
+
+        return expand
+
+    compiled = from_pyfunc(
+        len(names), post.new_fn, make_expand_fn, [np.dtype("float64")] * len(names), [()] * len(names), list(names),
+        make_initial_point_fn=initial,
+    )
+    chains, draws_per_chain = settings["chains"], settings["draws"]
+    tune = settings["tune"] if settings["tune"] is not None else TUNE_NUTPIE
+    cores = max(1, min(chains, _usable_cores()))
+    idata = nutpie.sample(
+        compiled, draws=draws_per_chain, tune=tune, chains=chains, cores=cores,
+        seed=int(seed_sampler.generate_state(1, dtype=np.uint32)[0]), progress_bar=settings["progressbar"],
+        save_warmup=False, target_accept=settings["target_accept"], low_rank_modified_mass_matrix=True,
+    )
+    sampler = {"sampler": "nutpie (covariate log-posterior)", "chains": chains, "draws": draws_per_chain, "tune": tune,
+               "cores": cores, "random_seed": settings["random_seed"], "seconds": time.perf_counter() - start}
+    problems = check_convergence(idata, names)
+    draws = posterior_frame(idata, names)
+
+    def loglik_draws(params: Any, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
+        per = customer_params(model_type, cspec, params, designs)
+        return model_type.formulas.loglik(per, x, t_x, T)
+
+    spec = _Spec(names, tuple(model_type.columns), "purchases", loglik_draws, None)
+    idata = _with_groups(idata, spec, draws, patterns, inverse, observed, settings["log_likelihood"])
+    idata.attrs.update({"clvmodels_model": name, "clvmodels_method": method, "clvmodels_sampler": sampler["sampler"]})
+    means = draws.mean()
+    working = np.column_stack([np.log(draws[list(base_names)].to_numpy()), draws[list(coef_names)].to_numpy()])
+    u_mean = np.r_[np.log(means[list(base_names)].to_numpy()), means[list(coef_names)].to_numpy()]
+    result = FitResult(
+        method=method,
+        params=means.to_numpy(),
+        covariance=np.cov(draws.to_numpy().T),
+        covariance_log=np.cov(working.T),
+        loglik=float(post.loglik(u_mean)[0]),
+        converged=not problems,
+        n_customers=n_customers,
+        patterns=patterns,
+        weights=weights,
+        idata=idata,
+        sampler={**sampler, "problems": problems},
+        priors=priors,
+        extra={"covariates_": cspec, "_pattern_designs_": designs},
+    )
+    if problems:
+        _warn(f"{name} NUTS sampling with covariates may not have converged: " + " ".join(problems))
+    return result
+
+
+def PRIOR_CODES_NAMES() -> list[str]:  # noqa: N802 - the families the compiled log-priors know
+    return list(_kernels.PRIOR_CODES)

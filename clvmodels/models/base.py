@@ -153,7 +153,7 @@ class Model:
         >>> BetaGeo().set_params(penalizer_coef=0.001)
         Traceback (most recent call last):
         ...
-        ValueError: BetaGeo has no setting 'penalizer_coef'; settings: ('penalty', 'priors', 'draws', 'tune', 'chains', 'target_accept', 'sampler', 'random_seed', 'progressbar', 'log_likelihood').
+        ValueError: BetaGeo has no setting 'penalizer_coef'; settings: ('penalty', 'priors', 'draws', 'tune', 'chains', 'target_accept', 'sampler', 'random_seed', 'progressbar', 'log_likelihood', 'covariates', 'categorical').
         """
         for name, value in settings.items():
             if name not in self._settings:
@@ -163,7 +163,7 @@ class Model:
 
     def __repr__(self) -> str:
         # the settings that differ from their defaults, as scikit-learn prints them
-        defaults = Model().get_params()
+        defaults = type(self)().get_params()
         changed = {k: v for k, v in self.get_params().items() if not _same(v, defaults[k])}
         settings = ", ".join(f"{k}={v!r}" for k, v in changed.items())
         return f"{type(self).__name__}({settings})"
@@ -237,9 +237,13 @@ class Model:
     def _set_fitted(self, result: FitResult) -> None:
         """Set every fitted attribute from one :class:`FitResult`: the one place that does
         (maximum likelihood, the Bayesian fits and :func:`clvmodels.load` all come here)."""
-        names = list(self.param_names)
         for attr in _FITTED_ATTRIBUTES:
             self.__dict__.pop(attr, None)
+        spec = result.extra.get("covariates_")
+        if spec is not None:
+            # a fit with covariates: the base parameters, then the coefficients
+            self.param_names = tuple(type(self).param_names) + tuple(spec.coefficient_names())
+        names = list(self.param_names)
         self.method_ = result.method
         self.params_ = pd.Series(np.asarray(result.params, dtype=np.float64), index=names, name="estimate")
         self.covariance_ = pd.DataFrame(np.asarray(result.covariance, dtype=np.float64), index=names, columns=names)
@@ -430,16 +434,24 @@ class Model:
                     "so there are no Laplace draws; use method='bootstrap' or a penalty."
                 )
             rng = np.random.default_rng(seed)
-            centre = np.log(self.params_.to_numpy())
+            positive = self._positive_params()
+            centre = np.where(positive, np.log(np.abs(self.params_.to_numpy())), self.params_.to_numpy())
             free = np.any(cov != 0, axis=0)
             if free.all():
-                values = np.exp(rng.multivariate_normal(centre, cov, size=n_draws, method="cholesky"))
+                values = rng.multivariate_normal(centre, cov, size=n_draws, method="cholesky")
             else:  # a fit at a boundary: the boundary parameters are held at their value
-                values = np.tile(np.exp(centre), (n_draws, 1))
+                values = np.tile(centre, (n_draws, 1))
                 if free.any():
                     block = cov[np.ix_(free, free)]
-                    values[:, free] = np.exp(rng.multivariate_normal(centre[free], block, size=n_draws, method="cholesky"))
+                    values[:, free] = rng.multivariate_normal(centre[free], block, size=n_draws, method="cholesky")
+            # positive parameters were drawn on the log scale; covariate coefficients as they are
+            values[:, positive] = np.exp(values[:, positive])
         elif method == "bootstrap":
+            if getattr(self, "covariates_", None) is not None:
+                raise ValueError(
+                    "method='bootstrap' is not available for a model with covariates yet; use "
+                    "method='laplace' (the default) or a Bayesian fit."
+                )
             values, converged = self._bootstrap(n_draws, seed, n_jobs)
             if not converged.all():
                 warnings.warn(
@@ -522,17 +534,30 @@ class Model:
         z = stats.norm.ppf(0.5 + ci / 2.0)
         se_log = np.sqrt(np.diag(self.covariance_log_.to_numpy()))
         est = self.params_.to_numpy()
+        positive = self._positive_params()
+        # positive parameters: a Wald interval on the log scale; covariate coefficients: on their own
+        lower = np.where(positive, est * np.exp(-z * se_log), est - z * se_log)
+        upper = np.where(positive, est * np.exp(z * se_log), est + z * se_log)
         table = pd.DataFrame(
             {
                 "estimate": est,
                 "std_error": np.sqrt(np.diag(self.covariance_.to_numpy())),
-                "lower": est * np.exp(-z * se_log),
-                "upper": est * np.exp(z * se_log),
+                "lower": lower,
+                "upper": upper,
             },
             index=pd.Index(self.param_names, name="parameter"),
         )
         table.attrs["ci"] = ci
         return table
+
+    def _covariate_spec(self) -> Any:
+        """The covariate spec of the settings (models with covariates override it); None."""
+        return None
+
+    def _positive_params(self) -> np.ndarray:
+        """Which of ``param_names`` are positive (worked with on the log scale): all but the
+        covariate coefficients (``"<process>:<column>"``), which are real numbers."""
+        return np.array([":" not in name for name in self.param_names], dtype=bool)
 
     # -- Bayesian helpers, saving and loading ----------------------------------------------------
 
@@ -568,6 +593,11 @@ class Model:
         """
         from ..inference import bayes
 
+        if getattr(self, "covariates_", None) is not None or self._covariate_spec() is not None:
+            raise ValueError(
+                "build_pymc_model covers the models without covariates; for a model with covariates use "
+                "fit(data, method='nuts') (its log-posterior is in clvmodels.models.covariates)."
+            )
         if data is None:
             self._check_fitted()
             patterns, weights = self._patterns_, self._pattern_weights_
@@ -615,6 +645,11 @@ class Model:
         """
         from ..inference import bayes
 
+        if self._covariate_spec() is not None:
+            raise ValueError(
+                "prior_predictive covers the models without covariates; a model with covariates simulates "
+                "its customers given their covariates (simulate(T, data=...)) from a fit."
+            )
         _, _, _, observed = self._pattern_data(data)
         customers = tuple(observed[c].to_numpy(dtype=np.float64) for c in observed.columns)
         return bayes.prior_predictive(self, customers, n_draws, max_customers=max_customers, random_seed=random_seed)
@@ -679,6 +714,7 @@ class Model:
 _FITTED_ATTRIBUTES = (
     "method_", "params_", "covariance_", "covariance_log_", "loglik_", "converged_", "n_customers_", "n_patterns_",
     "optimizer_", "idata_", "sampler_", "priors_", "_patterns_", "_pattern_weights_", "boundary_",
+    "covariates_", "_pattern_designs_", "param_names", "restricted_loglik_",
 )
 
 
@@ -801,6 +837,14 @@ class TransactionModel(Model):
     ``_objective(patterns, weights)`` (optional)
         A faster maximum-likelihood objective (hand-written gradient). Without it the gradient
         is derived from ``loglik`` by PyTensor (:mod:`clvmodels.inference.autodiff`).
+    ``supports_covariates``, ``covariate_links`` (optional)
+        Time-invariant covariates (:mod:`clvmodels.models.covariates`): which base parameter
+        each process moves, and in which direction. A model with covariates has the settings
+        ``covariates=`` and ``categorical=``, the fitted ``covariates_`` (the coding: columns per
+        process, standardisation, levels), coefficients after the base parameters in
+        ``params_`` (``"purchase:<column>"``, ``"dropout:<column>[<level>]"``, ...), and
+        ``restricted_loglik_`` (the plain model's maximum on the same customers, when it was
+        computed); :meth:`customer_params` gives each customer's base parameters.
 
     Everything else (fitting, predictions on a summary, simulation, saving, the Bayesian fits,
     the forecast, holdout evaluation, tracking and plots) comes from here and from the modules
@@ -812,6 +856,84 @@ class TransactionModel(Model):
     display_name: ClassVar[str] = ""
     columns: ClassVar[tuple[str, ...]] = ("frequency", "recency", "T")
     formulas: ClassVar[Any] = None
+    #: whether the model takes time-invariant covariates (:mod:`clvmodels.models.covariates`)
+    supports_covariates: ClassVar[bool] = False
+    #: process -> ((base parameter, sign), ...): each parameter ``theta_i = theta0
+    #: exp(sum of sign * gamma_process' z_i)`` over the processes linked to it; a plain list of
+    #: covariates goes to ``"purchase"`` and ``"dropout"``
+    covariate_links: ClassVar[dict[str, tuple[tuple[str, float], ...]]] = {}
+    _settings: ClassVar[tuple[str, ...]] = Model._settings + ("covariates", "categorical")
+
+    def __init__(self, *, covariates: Any = None, categorical: Any = None, **settings: Any) -> None:
+        super().__init__(**settings)
+        self.covariates = covariates
+        self.categorical = categorical
+
+    def _covariate_spec(self) -> Any:
+        from .covariates import CovariateSpec
+
+        return CovariateSpec.from_settings(type(self), self.covariates, self.categorical)
+
+    def customer_params(self, params: Any, data: pd.DataFrame | None = None) -> dict[str, Any]:
+        """Each customer's base parameters (``r, alpha, a, b`` / ``r, alpha, s, beta``).
+
+        Parameters
+        ----------
+        params : Series or DataFrame
+            ``params_`` (or a point estimate with the same names), or parameter draws
+            (:meth:`sample_params`).
+        data : DataFrame, optional
+            The customers, with the covariate columns (needed when the model has covariates).
+
+        Returns
+        -------
+        dict
+            Parameter name -> value. Without covariates exactly what the formulas unpack (floats,
+            or ``(S, 1)`` columns for draws); with covariates ``(N,)`` arrays for a point estimate
+            and ``(S, N)`` for draws (:func:`clvmodels.models.covariates.customer_params`).
+
+        Examples
+        --------
+        >>> from clvmodels import BetaGeo
+        >>> model = BetaGeo()
+        >>> model.customer_params({"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426})
+        {'r': 0.243, 'alpha': 4.414, 'a': 0.793, 'b': 2.426}
+        """
+        from .covariates import customer_params
+
+        spec = getattr(self, "covariates_", None)
+        if spec is None:
+            return customer_params(type(self), None, params, None)
+        if data is None:
+            raise ValueError(
+                f"this {type(self).__name__} has covariates {list(spec.columns)}: give the customers' data "
+                "(with those columns) to get their parameters."
+            )
+        return customer_params(type(self), spec, params, spec.designs(data))
+
+    def design_matrix(self, data: pd.DataFrame) -> pd.DataFrame:
+        """The ``(N, K)`` covariate design of ``data`` (standardised numeric columns and dummies),
+        one column per coefficient, named as in ``params_``.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from clvmodels import ParetoNBD
+        >>> from clvmodels.models.covariates import CovariateSpec
+        >>> model = ParetoNBD(covariates={"purchase": ["channel"]}, categorical=["channel"])
+        >>> model.covariates_ = model._covariate_spec().learn(pd.DataFrame({"channel": ["a", "b", "a"]}))
+        >>> model.design_matrix(pd.DataFrame({"channel": ["b", "a"]}))
+           purchase:channel[b]
+        0                  1.0
+        1                  0.0
+        """
+        spec = getattr(self, "covariates_", None)
+        if spec is None:
+            self._check_fitted()
+            return pd.DataFrame(index=data.index)
+        blocks = spec.designs(data)
+        matrix = np.hstack([blocks[p] for p in spec.processes]) if blocks else np.zeros((len(data), 0))
+        return pd.DataFrame(matrix, index=data.index, columns=spec.coefficient_names())
     #: whether P(alive) is 1 for every customer without a repeat purchase (BG/NBD's assumption)
     alive_without_repeat: ClassVar[bool] = False
     #: typical parameters in weeks (a published fit where there is one): the contract tests
@@ -873,6 +995,13 @@ class TransactionModel(Model):
         >>> BetaGeo().fit(data, method="map").params_.round(3).tolist()  # the posterior mode
         [0.242, 4.389, 0.694, 2.042]
         """
+        spec = self._covariate_spec()
+        if spec is not None:
+            from .covariates import fit_with_covariates
+
+            self._set_fitted(fit_with_covariates(self, spec, data, method, sample_weight))
+            self.time_unit_ = data.attrs.get("time_unit") if hasattr(data, "attrs") else None
+            return self
         patterns, weights, inverse, observed = self._pattern_data(data, lazy=True, sample_weight=sample_weight)
         self.time_unit_ = data.attrs.get("time_unit") if hasattr(data, "attrs") else None
         self._fit(method, patterns, weights, inverse, observed)
@@ -939,7 +1068,8 @@ class TransactionModel(Model):
         ([-9.46, -4.47, -0.55, -0.55, -0.55, -21.86], -9582.4)
         """
         s = self._summary(data)
-        return pd.Series(self.formulas.loglik(self.params_, s.frequency, s.recency, s.T), index=s.index, name="loglik")
+        params = self.customer_params(self.params_, data)
+        return pd.Series(self.formulas.loglik(params, s.frequency, s.recency, s.T), index=s.index, name="loglik")
 
     def prob_alive(self, data: pd.DataFrame) -> pd.Series:
         """P(alive at T) of each customer, given their history.
@@ -955,7 +1085,8 @@ class TransactionModel(Model):
         [0.727, 0.212, 1.0]
         """
         s = self._summary(data)
-        return pd.Series(self.formulas.prob_alive(self.params_, s.frequency, s.recency, s.T), index=s.index, name="prob_alive")
+        params = self.customer_params(self.params_, data)
+        return pd.Series(self.formulas.prob_alive(params, s.frequency, s.recency, s.T), index=s.index, name="prob_alive")
 
     def expected_purchases(self, data: pd.DataFrame, t: float) -> pd.Series:
         """Expected purchases of each customer in (T, T + t], given their history.
@@ -973,11 +1104,15 @@ class TransactionModel(Model):
         [1.226, 0.203, 0.195]
         """
         s = self._summary(data)
-        values = self.formulas.expected_purchases(self.params_, check_time(t), s.frequency, s.recency, s.T)
+        params = self.customer_params(self.params_, data)
+        values = self.formulas.expected_purchases(params, check_time(t), s.frequency, s.recency, s.T)
         return pd.Series(values, index=s.index, name="expected_purchases")
 
-    def expected_purchases_new(self, t: Any) -> np.ndarray:
+    def expected_purchases_new(self, t: Any, data: pd.DataFrame | None = None) -> np.ndarray | pd.Series | pd.DataFrame:
         """Expected repeat purchases in (0, t] of a new customer.
+
+        With covariates, ``data`` gives the new customers' covariates: a Series per customer
+        for a single ``t``, a DataFrame (customers x ``t``) for several.
 
         Examples
         --------
@@ -990,7 +1125,14 @@ class TransactionModel(Model):
         array([0.0532, 1.858 ])
         """
         self._check_fitted()
-        return self.formulas.expected_purchases_new(self.params_, check_time(t))
+        if getattr(self, "covariates_", None) is None:
+            return self.formulas.expected_purchases_new(self.params_, check_time(t))
+        params = self.customer_params(self.params_, data)
+        t = check_time(t)
+        if np.ndim(t) == 0:
+            return pd.Series(self.formulas.expected_purchases_new(params, t), index=data.index, name="expected_purchases_new")
+        values = self.formulas.expected_purchases_new(params, np.asarray(t)[:, None])
+        return pd.DataFrame(values.T, index=data.index, columns=np.asarray(t))
 
     def prob_purchases(self, n: Any, t: float, data: pd.DataFrame | None = None) -> np.ndarray | pd.DataFrame:
         """Probability of exactly ``n`` purchases in a period of length ``t``.
@@ -1019,10 +1161,11 @@ class TransactionModel(Model):
         if np.any(n_arr < 0) or np.any(n_arr != np.round(n_arr)):
             raise ValueError("n must hold whole numbers >= 0.")
         if data is None:
-            return self.formulas.prob_purchases(self.params_, n_arr, t)
+            return self.formulas.prob_purchases(self.customer_params(self.params_), n_arr, t)
         s = self._summary(data)
         n_col = np.atleast_1d(n_arr).astype(np.float64)[:, None]
-        values = self.formulas.prob_purchases_conditional(self.params_, n_col, t, s.frequency, s.recency, s.T)
+        params = self.customer_params(self.params_, data)
+        values = self.formulas.prob_purchases_conditional(params, n_col, t, s.frequency, s.recency, s.T)
         return pd.DataFrame(values.T, index=s.index, columns=np.atleast_1d(n_arr).astype(int))
 
     def simulate(
@@ -1031,8 +1174,12 @@ class TransactionModel(Model):
         *,
         holdout: float | None = None,
         random_seed: int | np.random.Generator | None = None,
+        data: pd.DataFrame | None = None,
     ) -> pd.DataFrame:
         """Simulate customers observed for ``T`` time units from the fitted parameters.
+
+        With covariates, ``data`` holds each simulated customer's covariates (one row per
+        entry of ``T``); the result carries those columns too, so that it can be refitted.
 
         Examples
         --------
@@ -1049,7 +1196,15 @@ class TransactionModel(Model):
         True
         """
         self._check_fitted()
-        return self.formulas.simulate(self.params_, T, holdout=holdout, random_seed=random_seed)
+        spec = getattr(self, "covariates_", None)
+        if spec is None:
+            return self.formulas.simulate(self.params_, T, holdout=holdout, random_seed=random_seed)
+        if data is None or len(data) != np.size(T):
+            raise ValueError("a model with covariates simulates customers given their covariates: pass data= with one row per T.")
+        sim = self.formulas.simulate(self.customer_params(self.params_, data), T, holdout=holdout, random_seed=random_seed)
+        for column in spec.columns:
+            sim[column] = data[column].to_numpy()
+        return sim
 
 
 class SpendModel(Model):

@@ -147,6 +147,42 @@ def loglik_grad(params: Any, frequency: ArrayLike, recency: ArrayLike, T: ArrayL
     return np.stack(np.broadcast_arrays(d_r + f_r + np.log(alpha), d_alpha + r / alpha, d_a + f_a, d_b + f_b))
 
 
+def loglik_and_customer_grad(r: np.ndarray, alpha: np.ndarray, a: np.ndarray, b: np.ndarray, x: np.ndarray,
+                             t_x: np.ndarray, T: np.ndarray, w: np.ndarray) -> tuple[float, list[np.ndarray]]:
+    """``sum_i w_i loglik_i`` and its derivatives with respect to each pattern's own parameters
+    (one value of ``r, alpha, a, b`` per pattern, as with covariates).
+
+    The terms of :func:`loglik` and :func:`loglik_grad` evaluated once; it replaces the
+    PyTensor derivative of :func:`loglik` in
+    :func:`clvmodels.inference.autodiff.covariate_objective`, to which it is tested equal.
+
+    Examples
+    --------
+    >>> x, t_x, T = np.array([2.0, 0.0]), np.array([30.43, 0.0]), np.array([38.86, 38.86])
+    >>> r, alpha, a, b = (np.full(2, v) for v in (0.243, 4.414, 0.793, 2.426))
+    >>> value, grads = loglik_and_customer_grad(r, alpha, a, b, x, t_x, T, np.ones(2))
+    >>> round(value, 4), round(float(loglik({"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}, x, t_x, T).sum()), 4)
+    (-10.0133, -10.0133)
+    """
+    g, a2 = _frequency_terms(r, a, b, x, NUMPY_OPS)
+    f_r, f_a, f_b = _frequency_grad(r, a, b, x)
+    terms = _recency_terms(r, alpha, a, b, x, t_x, T, NUMPY_OPS)
+    # ln(e^A3 + [x > 0] e^A4) = A3 + softplus(A4 - A3) for repeat buyers, A3 otherwise
+    softplus, w4 = _softplus_and_sigmoid(terms[1] - terms[0])
+    repeat = x > 0
+    softplus, w4 = np.where(repeat, softplus, 0.0), np.where(repeat, w4, 0.0)
+    d_r, d_alpha, d_a, d_b = _recency_grad(r, alpha, a, b, x, t_x, T, terms, w4)
+    log_alpha = np.log(alpha)
+    value = g + a2 + r * log_alpha + terms[0] + softplus
+    grads = [
+        w * (f_r + log_alpha + d_r),
+        w * (r / alpha + d_alpha),
+        w * (f_a + d_a),
+        w * (f_b + d_b),
+    ]
+    return float(w @ value), grads
+
+
 def _frequency_grad(r: Any, a: Any, b: Any, x: Any) -> tuple[Any, Any, Any]:
     """Derivatives of :func:`_frequency_terms` with respect to r, a and b."""
     dg_ab, dg_abx = special.digamma(a + b), special.digamma(a + b + x)
@@ -689,7 +725,8 @@ def simulate(
     >>> list(sim.columns)
     ['frequency', 'recency', 'T', 'lambda_', 'p_']
     """
-    r, alpha, a, b = (float(v) for v in unpack(params, PARAM_NAMES))
+    # scalars, or one value per customer (a model with covariates)
+    r, alpha, a, b = (np.asarray(v, dtype=np.float64) if np.ndim(v) else float(v) for v in unpack(params, PARAM_NAMES))
     rng = np.random.default_rng(random_seed)
     T = np.asarray(T, dtype=np.float64)
     n = T.shape[0]
@@ -773,6 +810,16 @@ class BetaGeo(TransactionModel):
     priors, draws, tune, chains, target_accept, sampler, random_seed, progressbar, log_likelihood
         Settings of the Bayesian fits (``fit(data, method="nuts")``, ``"advi"``, ``"map"``);
         see :class:`~clvmodels.models.base.Model` and :mod:`clvmodels.inference.bayes`.
+    covariates : list of str or dict, optional
+        Time-invariant customer covariates (columns of the data given to ``fit`` and to the
+        predictions): a list for both processes, or ``{"purchase": [...], "dropout": [...],
+        "dropout_a": [...], "dropout_b": [...]}``. ``alpha_i = alpha0 exp(-gamma_purchase' z_i)``;
+        ``"dropout"`` scales a and b by the same ``exp(gamma_dropout' z_i)`` (CLVTools), while
+        ``"dropout_a"`` and ``"dropout_b"`` move them apart (pymc-marketing), so that the mean
+        dropout probability ``a / (a + b)`` depends on the covariates; numeric covariates are
+        standardised, see :mod:`clvmodels.models.covariates`.
+    categorical : list of str or dict, optional
+        The covariates to dummy-code: a list, or ``{column: reference level}``.
 
     Notes
     -----
@@ -802,6 +849,11 @@ class BetaGeo(TransactionModel):
     display_name = "BG/NBD"
     param_names = PARAM_NAMES
     formulas = sys.modules[__name__]
+    supports_covariates = True
+    # "dropout" moves a and b together (CLVTools); "dropout_a", "dropout_b" each alone (pymc-marketing)
+    covariate_links = {
+        "purchase": (("alpha", -1.0),), "dropout": (("a", 1.0), ("b", 1.0)), "dropout_a": (("a", 1.0),), "dropout_b": (("b", 1.0),),
+    }
     alive_without_repeat = True
 
     @staticmethod
