@@ -1,14 +1,16 @@
-"""Benchmark clvmodels against lifetimes: ``python benchmarks/run.py [--quick] [--only NAME] [--strict]``.
+"""Benchmark clvmodels against lifetimes: ``python benchmarks/run.py [--quick] [--only NAME] [--strict] [--spark]``.
 
 Prints the environment, then for each benchmark the timings and whether both libraries
 agree, and finally a Markdown table, also written to ``benchmarks/results/latest.md``.
 The exit code is 0 even when a speed-up misses its target, unless ``--strict`` is given
-(then 1 on any MISS or disagreement).
+(then 1 on any MISS or disagreement). The Spark summary beside DuckDB (``bench_spark.py``) runs
+only when asked, with ``--spark`` or ``CLVMODELS_BENCH_SPARK=1``: starting the JVM is slow.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from datetime import datetime
@@ -32,6 +34,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
                         help="run one benchmark: %(choices)s")
     parser.add_argument("--strict", action="store_true",
                         help="exit 1 if any benchmark misses its target or the libraries disagree")
+    parser.add_argument("--spark", action="store_true",
+                        help="also the Spark local[2] summary beside DuckDB (bench_spark.py; or CLVMODELS_BENCH_SPARK=1)")
     return parser.parse_args(argv)
 
 
@@ -55,9 +59,20 @@ def main(argv: list[str] | None = None) -> int:
     # Bayesian fits against pymc-marketing: one cold and one warm run each, in fresh processes
     bayes = bench_bayes.run_all(args.quick, args.only) if args.only in (None, *bench_bayes.CASES) else []
 
+    # Spark beside DuckDB: opt-in, the JVM takes 10-30 s to start
+    spark_lines: list[str] = []
+    if args.spark or os.environ.get("CLVMODELS_BENCH_SPARK", "") not in ("", "0"):
+        import bench_spark
+
+        print("\n## Spark [summary-spark]")
+        spark_lines = bench_spark.report(args.quick)
+        print("\n".join(spark_lines), flush=True)
+
     table = markdown_table(results) if results else ""
     if bayes:
         table += ("\n\n" if table else "") + bench_bayes.markdown_table(bayes)
+    if spark_lines:
+        table += ("\n\n" if table else "") + "\n".join(["Spark summary (bench_spark.py):", "", *(f"- {line}" for line in spark_lines)])
     env.append(f"load average at end: {load_average()}")
     print(f"\n{env[-1]}\n\n{table}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

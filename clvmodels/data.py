@@ -717,15 +717,11 @@ def _split_frame(
 
 
 def _choose_engine(transactions: Any, engine: str) -> str:
-    """``"pandas"`` or ``"duckdb"`` for ``transactions`` (see :func:`rfm_summary`, ``engine``)."""
+    """``"pandas"``, ``"duckdb"`` or ``"spark"`` for ``transactions`` (see :func:`rfm_summary`, ``engine``)."""
     if engine not in ENGINES:
         raise ValueError(f"engine={engine!r}; use one of {', '.join(repr(e) for e in ENGINES)}.")
-    if engine == "spark" or type(transactions).__module__.startswith("pyspark"):
-        raise ValueError(
-            "engine='spark' is not supported yet (Spark DataFrames included); use engine='duckdb' on "
-            "the Parquet or CSV files (a path, directory or glob), or collect the Spark DataFrame to "
-            "pandas first."
-        )
+    if engine == "spark" or (engine == "auto" and type(transactions).__module__.startswith("pyspark")):
+        return "spark"  # clvmodels.spark, imported only then
     if engine == "pandas":
         if not isinstance(transactions, pd.DataFrame):
             raise TypeError(
@@ -802,8 +798,10 @@ def rfm_summary(
     engine : {"auto", "pandas", "duckdb", "spark"}
         ``"pandas"`` (the reference) for a DataFrame; ``"duckdb"`` reads the data in DuckDB, with
         the same validation, messages and results (``frequency``, ``recency`` and ``T``
-        identical, ``monetary_value`` to rounding) and returns pandas. ``"auto"``: pandas for a
-        DataFrame, DuckDB for anything else. ``"spark"`` is not supported yet.
+        identical, ``monetary_value`` to rounding) and returns pandas. ``"spark"`` computes the
+        summary of a Spark DataFrame in Spark and returns a Spark DataFrame
+        (:func:`clvmodels.spark.rfm_summary`, which also takes ``time_zone=``). ``"auto"``: pandas
+        for a pandas DataFrame, Spark for a Spark DataFrame, DuckDB for anything else.
     memory_limit : int or str, optional
         DuckDB only: its memory limit (bytes, or a string such as ``"2GB"``); by default 40% of
         the machine's memory. Beyond it DuckDB spills to ``temp_directory``.
@@ -843,7 +841,12 @@ def rfm_summary(
     )
     from .progress import progress as show_progress
 
-    if _choose_engine(transactions, engine) == "duckdb":
+    chosen = _choose_engine(transactions, engine)
+    if chosen == "spark":
+        from . import spark
+
+        return spark._summarize(transactions, **options, time_zone=None, persist=True, stacklevel=4)
+    if chosen == "duckdb":
         from .engines.duckdb import summarize
 
         with show_progress(1, "summary (DuckDB)", unit="queries", enabled=progress) as bar:
@@ -924,7 +927,13 @@ def calibration_holdout_split(
         observation_end=observation_end, time_unit=time_unit, resolution=resolution,
         invalid=invalid, duplicates=duplicates,
     )
-    if _choose_engine(transactions, engine) == "duckdb":
+    chosen = _choose_engine(transactions, engine)
+    if chosen == "spark":
+        from . import spark
+
+        return spark._split(transactions, calibration_end=calibration_end, **options, time_zone=None, persist=True,
+                            stacklevel=4)
+    if chosen == "duckdb":
         from .engines.duckdb import split
 
         return split(transactions, calibration_end=cal_ts, **options, memory_limit=memory_limit,

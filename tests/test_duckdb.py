@@ -274,7 +274,7 @@ def test_auto_engine_and_unsupported_engines(tmp_path):
     log.to_csv(path, index=False)
     s = rfm_summary(str(path), amount_col="amount", memory_limit="64MB", temp_directory=str(tmp_path))
     assert s["frequency"].tolist() == [1, 1, 1]
-    with pytest.raises(ValueError, match="engine='spark' is not supported yet"):
+    with pytest.raises(TypeError, match="must be a Spark DataFrame with engine='spark'"):
         rfm_summary(log, engine="spark")
     with pytest.raises(ValueError, match="engine='polars'; use one of"):
         rfm_summary(log, engine="polars")

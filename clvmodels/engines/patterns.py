@@ -36,10 +36,11 @@ def pattern_table(
 
     Parameters
     ----------
-    summary : DataFrame, path, DuckDB relation, Arrow table or Polars frame
+    summary : DataFrame, path, DuckDB relation, Arrow table, Polars frame or Spark DataFrame
         Per-customer summary (from :func:`clvmodels.rfm_summary`). A DataFrame is grouped by
-        pandas; anything else (a Parquet file, a directory or glob of them, a relation) inside
-        DuckDB, so the customers never need to fit in memory.
+        pandas; a Spark DataFrame in Spark (:func:`clvmodels.spark.pattern_table`); anything else
+        (a Parquet file, a directory or glob of them, a relation) inside DuckDB, so the customers
+        never need to fit in memory.
     columns : sequence of str
         The columns whose distinct combinations make the patterns.
     weight : str
@@ -77,6 +78,11 @@ def pattern_table(
         table = summary.groupby(columns, sort=True, dropna=False).size().reset_index(name=weight)
         table[weight] = table[weight].astype("int64")
         attrs = dict(summary.attrs)
+    elif type(summary).__module__.startswith("pyspark"):  # grouped in Spark, collected to the driver
+        from .. import spark
+
+        table = spark.pattern_table(summary, columns, weight=weight)
+        attrs = dict(table.attrs)
     else:
         table = _duckdb_patterns(summary, columns, weight, memory_limit, temp_directory)
         attrs = {}
