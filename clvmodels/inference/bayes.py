@@ -1210,7 +1210,7 @@ def fit_covariates(
     codes = encode_priors(priors, base_names)
     if codes is None:
         raise ValueError(
-            f"with covariates the base parameters' priors must be among {sorted(PRIOR_CODES_NAMES())}; got "
+            f"with covariates the base parameters' priors must be among {sorted(_kernels.PRIOR_CODES)}; got "
             f"{ {n: priors[n] for n in base_names} }."
         )
     mu = np.array([priors[n].params["mu"] for n in coef_names], dtype=np.float64)
@@ -1297,7 +1297,3 @@ def fit_covariates(
     if problems:
         _warn(f"{name} NUTS sampling with covariates may not have converged: " + " ".join(problems))
     return result
-
-
-def PRIOR_CODES_NAMES() -> list[str]:  # noqa: N802 - the families the compiled log-priors know
-    return list(_kernels.PRIOR_CODES)
