@@ -152,8 +152,9 @@ def loglik_and_customer_grad(r: np.ndarray, alpha: np.ndarray, a: np.ndarray, b:
     """``sum_i w_i loglik_i`` and its derivatives with respect to each pattern's own parameters
     (one value of ``r, alpha, a, b`` per pattern, as with covariates).
 
-    The terms of :func:`loglik` and :func:`loglik_grad` evaluated once; it replaces the
-    PyTensor derivative of :func:`loglik` in
+    The terms of :func:`loglik` and :func:`loglik_grad` evaluated once (those of x alone by a
+    compiled kernel, since a and b differ by customer); it replaces the PyTensor derivative of
+    :func:`loglik` in
     :func:`clvmodels.inference.autodiff.covariate_objective`, to which it is tested equal.
 
     Examples
@@ -164,8 +165,12 @@ def loglik_and_customer_grad(r: np.ndarray, alpha: np.ndarray, a: np.ndarray, b:
     >>> round(value, 4), round(float(loglik({"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}, x, t_x, T).sum()), 4)
     (-10.0133, -10.0133)
     """
-    g, a2 = _frequency_terms(r, a, b, x, NUMPY_OPS)
-    f_r, f_a, f_b = _frequency_grad(r, a, b, x)
+    from ..inference import _numba_kernels
+
+    r, a, b, x = (np.ascontiguousarray(np.broadcast_to(v, np.shape(x)), dtype=np.float64) for v in (r, a, b, x))
+    frequency = np.empty((5, len(x)))
+    _numba_kernels.beta_geo_frequency(r, a, b, x, frequency)  # per customer: a and b may differ
+    g, a2, f_r, f_a, f_b = frequency
     terms = _recency_terms(r, alpha, a, b, x, t_x, T, NUMPY_OPS)
     # ln(e^A3 + [x > 0] e^A4) = A3 + softplus(A4 - A3) for repeat buyers, A3 otherwise
     softplus, w4 = _softplus_and_sigmoid(terms[1] - terms[0])
