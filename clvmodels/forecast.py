@@ -1033,19 +1033,15 @@ def forecast(
                 raise
             pool.shutdown(wait=True)
     cell_draws = {name: np.sum([part[name] for part in sums], axis=0) for name in sums[0]}
-    frame = pd.DataFrame({"frequency": s.frequency.astype(np.int64), "recency": s.recency, "T": s.T}, index=s.index)
-    if with_spend:
-        frame["monetary_value"] = s.monetary_value
-    for name, values in out.items():
-        if predictive or "_pred_" not in name:
-            frame[name] = values[pattern]
-    missing = [name for name, values in out.items() if (predictive or "_pred_" not in name) and np.isnan(values).any()]
+    shown = [name for name in out if predictive or "_pred_" not in name]
+    missing = [name for name in shown if np.isnan(out[name]).any()]
     if missing:
         raise FloatingPointError(
             f"the forecast could not be computed for some customers ({', '.join(missing)} undefined) at the "
             f"parameters {transaction_model.params_.round(6).to_dict()}; this is a numerical failure, "
             "please report it with the model file."
         )
+    frame = _customer_frame(s, with_spend, {name: out.pop(name) for name in shown}, pattern)
     if with_spend:
         _check_spend_exists(spend_model, spend_draws, px, weight, ci)
     settings = {
@@ -1081,6 +1077,25 @@ def forecast(
             cells["acquisition_cost"] = np.bincount(cell_of, weights=acquisition, minlength=len(cells))
         segment_draws = {name: values for name, values in cell_draws.items()}
     return Forecast(frame, settings, cohort, segment_cells=cells, segment_draws=segment_draws, segment_of=cell_of)
+
+
+def _customer_frame(s: Any, with_spend: bool, per_pattern: dict[str, np.ndarray], pattern: np.ndarray) -> pd.DataFrame:
+    """The per-customer table: the summary's columns, then each output of its pattern.
+
+    The float columns are written into one block (customers x columns, column-contiguous, as
+    pandas keeps them) and each per-pattern output is released once copied, so that millions of
+    customers cost one table, not the several copies that adding columns one by one makes."""
+    summary = {"recency": s.recency, "T": s.T, **({"monetary_value": s.monetary_value} if with_spend else {})}
+    names = [*summary, *per_pattern]
+    block = np.empty((len(names), len(pattern))).T  # column j is contiguous
+    for j, name in enumerate(names):
+        if name in summary:
+            block[:, j] = summary[name]
+        else:
+            np.take(per_pattern.pop(name), pattern, out=block[:, j])
+    frame = pd.DataFrame(block, index=s.index, columns=names, copy=False)
+    frame.insert(0, "frequency", np.asarray(s.frequency).astype(np.int64))
+    return frame
 
 
 def _covariate_design(spec: Any, data: pd.DataFrame) -> np.ndarray:
