@@ -260,10 +260,12 @@ def prepare_forecast_segments(quick: bool) -> Case:
     settings = dict(horizon=365, discount_rate=0.15, n_draws=1000, random_seed=1)
 
     def check(result: clvmodels.Forecast, reference: clvmodels.Forecast) -> Check:
-        same = np.array_equal(result.frame["clv"].to_numpy(), reference.frame["clv"].to_numpy())
+        # customers in different segments are different patterns, so the interpolation grid
+        # differs: equal to its tolerance (T_range= would make them bit-identical)
+        same = np.allclose(result.frame["clv"].to_numpy(), reference.frame["clv"].to_numpy(), rtol=1e-8, atol=0.0)
         table = result.segment_summary("channel")
         total = float(table["clv_total"].sum()) if "clv_total" in table else float("nan")
-        return Check(same, f"per-customer CLV identical with and without segments; segment totals sum to "
+        return Check(same, f"per-customer CLV equal with and without segments (1e-8); segment totals sum to "
                      f"{total:,.0f} vs cohort {reference.frame['clv'].sum():,.0f}")
 
     label = "100k" if quick else "1M"

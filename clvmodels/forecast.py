@@ -548,19 +548,20 @@ def _simulate_totals(
     discount: Any,
     margin: float = 1.0,
     cost: np.ndarray | None = None,
+    first_rank: int = 0,
 ) -> tuple[np.ndarray, ...]:
     """Per draw and segment cell, the totals of one independent simulated future of every
     customer of a block of patterns (``keys, x, T, m, weight, cell`` per pattern: a pattern of
-    w customers contributes w futures, the j-th from the j-th child stream of the pattern's
-    key), in batches that bound the memory: purchases, value (times ``margin``) and, with
-    ``cost`` per purchase (per pattern), the net value."""
+    w customers contributes w futures, the j-th from child stream ``first_rank + j`` of the
+    pattern's key), in batches that bound the memory: purchases, value (times ``margin``) and,
+    with ``cost`` per purchase (per pattern), the net value."""
     n_draws = alive_prob.shape[0]
     counts_total = np.zeros((n_draws, n_cells))
     values_total = np.zeros((n_draws, n_cells))
     net_total = np.zeros((n_draws, n_cells)) if cost is not None else None
     repeats = np.rint(weight).astype(np.int64)
     customers = np.repeat(np.arange(len(weight)), repeats)
-    rank = np.arange(len(customers)) - np.repeat(np.cumsum(repeats) - repeats, repeats)
+    rank = np.arange(len(customers)) - np.repeat(np.cumsum(repeats) - repeats, repeats) + first_rank
     per_batch = max(1, SIMULATION_BATCH // max(1, n_draws) // 8)
     for start in range(0, len(customers), per_batch):
         idx = customers[start : start + per_batch]
@@ -1006,16 +1007,23 @@ def forecast(
                 out["net_clv_pred_lower"][bl], out["net_clv_pred_upper"][bl] = _quantiles(values - pcost[bl] * simulated[2], ci)
             if totals:
                 # the customers of a pattern share one future for their own bounds, but the
-                # predictive interval of a total needs an independent future for each customer
+                # predictive interval of a total needs an independent future for each customer:
+                # the pattern's own future is its first customer's, the others get new ones
+                first = np.zeros((bl.stop - bl.start, n_cells))
+                first[np.arange(bl.stop - bl.start), pcell[bl]] = 1.0
+                sums["purchases_simulated"] += counts @ first
+                sums[f"{value_name}_simulated"] += values @ first
+                if net:
+                    sums["net_clv_simulated"] = sums.get("net_clv_simulated", 0.0) + (values - pcost[bl] * simulated[2]) @ first
                 totals_block = _simulate_totals(
                     total_keys[bl], alive_d[:, local], tm, _columns(chunk_arrays, local), sm, spend_arrays,
-                    px[bl], pT[bl], pm[bl], weight[bl], pcell[bl], n_cells, sim_horizon, discount,
-                    margin if with_spend else 1.0, pcost[bl] if net else None,
+                    px[bl], pT[bl], pm[bl], weight[bl] - 1.0, pcell[bl], n_cells, sim_horizon, discount,
+                    margin if with_spend else 1.0, pcost[bl] if net else None, first_rank=1,
                 )
                 sums["purchases_simulated"] += totals_block[0]
                 sums[f"{value_name}_simulated"] += totals_block[1]
                 if net:
-                    sums["net_clv_simulated"] = sums.get("net_clv_simulated", 0.0) + totals_block[2]
+                    sums["net_clv_simulated"] += totals_block[2]
         return sums
 
     with single_threaded_blas(), np.errstate(all="ignore"), show_progress(n, "forecast", unit="histories", enabled=progress) as bar:
