@@ -47,7 +47,7 @@ import pandas as pd
 from . import data as _d
 # the fault codes and the look-up of examples are the DuckDB engine's (that module imports duckdb
 # only when it runs)
-from .engines.duckdb import _AMOUNT_CODES, _DATE_CODES, _EXAMPLE_VALUES
+from .engines.duckdb import _AMOUNT_CODES, _DATE_CODES, _EXAMPLE_VALUES, _add_problem, _fault_count_parts, _fault_problems
 from .units import RESOLUTIONS, normalize_resolution, normalize_unit
 
 __all__ = [
@@ -327,13 +327,8 @@ def _validate(
     log = _Log(df, customer_col=customer_col, date_col=date_col, amount_col=amount_col, date_format=date_format,
                resolution=resolution, time_zone=time_zone)
     t1 = log.typed
-    date_keys = list(_DATE_CODES)
-    amount_keys = list(_AMOUNT_CODES) if amount_col is not None else []
-    parts = ["count(*)", "count_if(id_missing)", "count_if(period IS NOT NULL)"]
-    parts += [f"count_if(date_code = {_DATE_CODES[k]})" for k in date_keys]
-    parts += [f"count_if(NOT id_missing AND date_code = {_DATE_CODES[k]})" for k in date_keys]
-    parts += [f"count_if(amount_code = {_AMOUNT_CODES[k]})" for k in amount_keys]
-    parts += [f"count_if(NOT id_missing AND date_code IS NULL AND amount_code = {_AMOUNT_CODES[k]})" for k in amount_keys]
+    date_keys, amount_keys, fault_parts = _fault_count_parts(amount_col is not None)
+    parts = ["count(*)", "count_if(id_missing)", "count_if(period IS NOT NULL)", *fault_parts]
     far = _d._FAR_FUTURE_DAYS * _d._NS_PER_DAY // RESOLUTIONS[resolution]
     if duplicates == "keep":  # the same pass also counts what the summary leaves out
         parts += _window_counts(end_period, far)
@@ -342,48 +337,7 @@ def _validate(
     if n_rows == 0:
         raise ValueError("transactions is empty (0 rows); there is nothing to summarise.")
     extra = dict(zip(["top", "late", "far", "latest", "zero"], counts[-5:])) if duplicates == "keep" else {}
-    i = 3
-    fault = {("date", k): counts[i + j] for j, k in enumerate(date_keys)}
-    first = {("date", k): counts[i + len(date_keys) + j] for j, k in enumerate(date_keys)}
-    i += 2 * len(date_keys)
-    fault.update({("amount", k): counts[i + j] for j, k in enumerate(amount_keys)})
-    first.update({("amount", k): counts[i + len(amount_keys) + j] for j, k in enumerate(amount_keys)})
-
-    problems: list[_d._Problem] = []
-    first_fault: dict[str, int] = {}
-
-    def add(problem: _d._Problem, n_first: int) -> None:
-        problems.append(problem)
-        first_fault[problem.reason] = first_fault.get(problem.reason, 0) + int(n_first)
-
-    if n_id:
-        add(_d._Problem(customer_col, "have a missing customer id", "fill or remove those rows", None, key="missing_id", n=n_id), n_id)
-    for k in date_keys:
-        n = fault[("date", k)]
-        if not n:
-            continue
-        if k == "unparseable":
-            p = _d._Problem(date_col, "have a date that cannot be parsed",
-                            "pass date_format= (for example '%Y-%m-%d', or 'mixed' for mixed formats) "
-                            "or correct those values", None, log.date_example(k), key=k, n=n)
-        elif k == "out_of_range":
-            p = _d._out_of_range_problem(date_col, None, log.date_example(k), n=n)
-        else:
-            p = _d._Problem(date_col, "have a missing date", "fill or remove those rows", None, key=k, n=n)
-        add(p, first[("date", k)])
-    for k in amount_keys:
-        n = fault[("amount", k)]
-        if not n:
-            continue
-        if k == "non_numeric":
-            p = _d._non_numeric_problem(amount_col, None, log.amount_example(k), n=n)
-        elif k == "missing":
-            p = _d._Problem(amount_col, "have a missing amount", "fill or remove those rows", None, key=k, n=n)
-        elif k == "infinite":
-            p = _d._Problem(amount_col, "have an infinite amount", "correct or remove those rows", None, key=k, n=n)
-        else:
-            p = _d._negative_problem(amount_col, None, log.amount_example(k), n=n)
-        add(p, first[("amount", k)])
+    problems, first_fault = _fault_problems(counts[3:], date_keys, amount_keys, n_id, log, customer_col, date_col, amount_col)
     if observation_end is None and n_dated == 0:
         raise ValueError(f"column {date_col!r} has no valid date.")
     if problems and invalid == "raise":
@@ -400,7 +354,7 @@ def _validate(
         extra = dict(zip(["top", "late", "far", "latest", "zero"], window))
         n_dup, n_dup_first = int(n_dup or 0), int(n_dup_first or 0)
         if n_dup:
-            add(_d._duplicate_problem(cols, None, n=n_dup), n_dup_first)
+            _add_problem(problems, first_fault, _d._duplicate_problem(cols, None, n=n_dup), n_dup_first)
             if duplicates == "raise":
                 raise ValueError("Invalid transactions: " + problems[-1].describe() + ".")
         rows = groups.drop("count")

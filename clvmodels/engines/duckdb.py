@@ -247,6 +247,75 @@ _DATE_CODES = {"unparseable": 1, "out_of_range": 2, "missing": 3}
 _AMOUNT_CODES = {"non_numeric": 1, "missing": 2, "infinite": 3, "negative": 4}
 
 
+def _fault_count_parts(amounts: bool) -> tuple[list[str], list[str], list[str]]:
+    """The fault keys, and the SQL aggregates (DuckDB and Spark SQL alike) over a typed log
+    (:meth:`_Log.typed`) that count each fault and the rows whose first fault it is: every
+    date fault twice, then every amount fault twice (none without amounts)."""
+    date_keys = list(_DATE_CODES)
+    amount_keys = list(_AMOUNT_CODES) if amounts else []
+    parts = [f"count_if(date_code = {_DATE_CODES[k]})" for k in date_keys]
+    parts += [f"count_if(NOT id_missing AND date_code = {_DATE_CODES[k]})" for k in date_keys]
+    parts += [f"count_if(amount_code = {_AMOUNT_CODES[k]})" for k in amount_keys]
+    parts += [f"count_if(NOT id_missing AND date_code IS NULL AND amount_code = {_AMOUNT_CODES[k]})" for k in amount_keys]
+    return date_keys, amount_keys, parts
+
+
+def _add_problem(problems: list[Any], first_fault: dict[str, int], problem: Any, n_first: int) -> None:
+    """Record a problem and the rows whose first fault it is."""
+    problems.append(problem)
+    first_fault[problem.reason] = first_fault.get(problem.reason, 0) + int(n_first)
+
+
+def _fault_problems(
+    counts: list[Any], date_keys: list[str], amount_keys: list[str], n_id: int, log: Any,
+    customer_col: str, date_col: str, amount_col: str | None,
+) -> tuple[list[Any], dict[str, int]]:
+    """The problems of a log from the counts of :func:`_fault_count_parts` (in its order), with
+    the same texts as the pandas path, and the number of rows whose first fault each is.
+    ``log`` gives the example values (``date_example``, ``amount_example``)."""
+    nd, na = len(date_keys), len(amount_keys)
+    fault = {("date", k): counts[j] for j, k in enumerate(date_keys)}
+    first = {("date", k): counts[nd + j] for j, k in enumerate(date_keys)}
+    fault.update({("amount", k): counts[2 * nd + j] for j, k in enumerate(amount_keys)})
+    first.update({("amount", k): counts[2 * nd + na + j] for j, k in enumerate(amount_keys)})
+
+    problems: list[_d._Problem] = []
+    first_fault: dict[str, int] = {}
+
+    def add(problem: _d._Problem, n_first: int) -> None:
+        _add_problem(problems, first_fault, problem, n_first)
+
+    if n_id:
+        add(_d._Problem(customer_col, "have a missing customer id", "fill or remove those rows", None, key="missing_id", n=n_id), n_id)
+    for k in date_keys:
+        n = fault[("date", k)]
+        if not n:
+            continue
+        if k == "unparseable":
+            p = _d._Problem(date_col, "have a date that cannot be parsed",
+                            "pass date_format= (for example '%Y-%m-%d', or 'mixed' for mixed formats) "
+                            "or correct those values", None, log.date_example(k), key=k, n=n)
+        elif k == "out_of_range":
+            p = _d._out_of_range_problem(date_col, None, log.date_example(k), n=n)
+        else:
+            p = _d._Problem(date_col, "have a missing date", "fill or remove those rows", None, key=k, n=n)
+        add(p, first[("date", k)])
+    for k in amount_keys:
+        n = fault[("amount", k)]
+        if not n:
+            continue
+        if k == "non_numeric":
+            p = _d._non_numeric_problem(amount_col, None, log.amount_example(k), n=n)
+        elif k == "missing":
+            p = _d._Problem(amount_col, "have a missing amount", "fill or remove those rows", None, key=k, n=n)
+        elif k == "infinite":
+            p = _d._Problem(amount_col, "have an infinite amount", "correct or remove those rows", None, key=k, n=n)
+        else:
+            p = _d._negative_problem(amount_col, None, log.amount_example(k), n=n)
+        add(p, first[("amount", k)])
+    return problems, first_fault
+
+
 class _Log:
     """The validated log: SQL expressions over ``src`` for the period, the amount and the faults."""
 
@@ -425,13 +494,8 @@ def _validate(
     con.execute(f"CREATE TEMP VIEW rows1 AS SELECT cid, d{a}, 1 AS n FROM src")
     con.execute(f"CREATE TEMP VIEW t1 AS {log.typed('rows1')}")
     # one pass: every fault, each row's first fault
-    date_keys = [k for k in _DATE_CODES]
-    amount_keys = [k for k in _AMOUNT_CODES] if amount_col is not None else []
-    parts = ["count_if(id_missing)", "count_if(ns IS NOT NULL)"]
-    parts += [f"count_if(date_code = {_DATE_CODES[k]})" for k in date_keys]
-    parts += [f"count_if(NOT id_missing AND date_code = {_DATE_CODES[k]})" for k in date_keys]
-    parts += [f"count_if(amount_code = {_AMOUNT_CODES[k]})" for k in amount_keys]
-    parts += [f"count_if(NOT id_missing AND date_code IS NULL AND amount_code = {_AMOUNT_CODES[k]})" for k in amount_keys]
+    date_keys, amount_keys, fault_parts = _fault_count_parts(amount_col is not None)
+    parts = ["count_if(id_missing)", "count_if(ns IS NOT NULL)", *fault_parts]
     valid = "NOT id_missing AND date_code IS NULL AND amount_code IS NULL"
     far = _d._FAR_FUTURE_DAYS * _d._NS_PER_DAY // log.res_ns
     extra: dict[str, Any] = {}
@@ -449,48 +513,7 @@ def _validate(
     if duplicates == "keep":
         extra = dict(zip(["top", "late", "far", "latest", "zero"], counts[-5:]))
     n_id, n_dated = counts[0], counts[1]
-    i = 2
-    fault = {("date", k): counts[i + j] for j, k in enumerate(date_keys)}
-    first = {("date", k): counts[i + len(date_keys) + j] for j, k in enumerate(date_keys)}
-    i += 2 * len(date_keys)
-    fault.update({("amount", k): counts[i + j] for j, k in enumerate(amount_keys)})
-    first.update({("amount", k): counts[i + len(amount_keys) + j] for j, k in enumerate(amount_keys)})
-
-    problems: list[_d._Problem] = []
-    first_fault: dict[str, int] = {}
-
-    def add(problem: _d._Problem, n_first: int) -> None:
-        problems.append(problem)
-        first_fault[problem.reason] = first_fault.get(problem.reason, 0) + n_first
-
-    if n_id:
-        add(_d._Problem(customer_col, "have a missing customer id", "fill or remove those rows", None, key="missing_id", n=n_id), n_id)
-    for k in date_keys:
-        n = fault[("date", k)]
-        if not n:
-            continue
-        if k == "unparseable":
-            p = _d._Problem(date_col, "have a date that cannot be parsed",
-                            "pass date_format= (for example '%Y-%m-%d', or 'mixed' for mixed formats) "
-                            "or correct those values", None, log.date_example(k), key=k, n=n)
-        elif k == "out_of_range":
-            p = _d._out_of_range_problem(date_col, None, log.date_example(k), n=n)
-        else:
-            p = _d._Problem(date_col, "have a missing date", "fill or remove those rows", None, key=k, n=n)
-        add(p, first[("date", k)])
-    for k in amount_keys:
-        n = fault[("amount", k)]
-        if not n:
-            continue
-        if k == "non_numeric":
-            p = _d._non_numeric_problem(amount_col, None, log.amount_example(k), n=n)
-        elif k == "missing":
-            p = _d._Problem(amount_col, "have a missing amount", "fill or remove those rows", None, key=k, n=n)
-        elif k == "infinite":
-            p = _d._Problem(amount_col, "have an infinite amount", "correct or remove those rows", None, key=k, n=n)
-        else:
-            p = _d._negative_problem(amount_col, None, log.amount_example(k), n=n)
-        add(p, first[("amount", k)])
+    problems, first_fault = _fault_problems(counts[2:], date_keys, amount_keys, n_id, log, customer_col, date_col, amount_col)
     if observation_end is None and n_dated == 0:
         raise ValueError(f"column {date_col!r} has no valid date.")
     if problems and invalid == "raise":
@@ -504,7 +527,7 @@ def _validate(
         n_dup, n_dup_first = con.execute(f"SELECT sum(n - 1), sum(n - 1) FILTER ({valid}) FROM t2").fetchall()[0]
         n_dup, n_dup_first = int(n_dup or 0), int(n_dup_first or 0)
         if n_dup:
-            add(_d._duplicate_problem(cols, None, n=n_dup), n_dup_first)
+            _add_problem(problems, first_fault, _d._duplicate_problem(cols, None, n=n_dup), n_dup_first)
             if duplicates == "raise":
                 raise ValueError("Invalid transactions: " + problems[-1].describe() + ".")
         rows = "t2"
