@@ -45,9 +45,11 @@ import numpy as np
 import pandas as pd
 
 from . import data as _d
-# the fault codes and the look-up of examples are the DuckDB engine's (that module imports duckdb
-# only when it runs)
-from .engines.duckdb import _AMOUNT_CODES, _DATE_CODES, _EXAMPLE_VALUES, _add_problem, _fault_count_parts, _fault_problems
+# the fault codes, the SQL that counts faults and the window, the problems built from the counts and
+# the look-up of examples are the DuckDB engine's (that module imports duckdb only when it runs)
+from .engines.duckdb import (
+    _AMOUNT_CODES, _DATE_CODES, _EXAMPLE_VALUES, _VALID, _add_problem, _fault_count_parts, _fault_problems, _window_counts,
+)
 from .units import RESOLUTIONS, normalize_resolution, normalize_unit
 
 __all__ = [
@@ -300,9 +302,6 @@ def _shown_datetime(value: Any) -> str:
     return text
 
 
-_VALID = "NOT id_missing AND date_code IS NULL AND amount_code IS NULL"
-
-
 def _validate(
     df: Any, *, customer_col: str, date_col: str, amount_col: str | None, date_format: str | None,
     observation_end: Any, time_unit: str, resolution: str | None, invalid: str, duplicates: str,
@@ -376,20 +375,6 @@ def _validate(
     if amount_col is not None:
         report["zero_amount_rows"] = int(extra["zero"])
     return log, end_period, report, kept
-
-
-def _window_counts(end_period: int | None, far: int) -> list[str]:
-    """Aggregates over the valid rows: the last period, the rows after the end (and far after),
-    the latest of those, and the zero amounts kept."""
-    parts = [f"max(CASE WHEN {_VALID} THEN period END)"]
-    if end_period is not None:
-        parts += [f"count_if({_VALID} AND period > {end_period})",
-                  f"count_if({_VALID} AND period - {end_period} > {far})",
-                  f"max(CASE WHEN {_VALID} AND period - {end_period} > {far} THEN ns END)",
-                  f"count_if({_VALID} AND period <= {end_period} AND val = 0)"]
-    else:
-        parts += ["0", "0", "CAST(NULL AS BIGINT)", f"count_if({_VALID} AND val = 0)"]
-    return parts
 
 
 # --------------------------------------------------------------------------------------------

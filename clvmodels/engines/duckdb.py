@@ -260,6 +260,24 @@ def _fault_count_parts(amounts: bool) -> tuple[list[str], list[str], list[str]]:
     return date_keys, amount_keys, parts
 
 
+#: The rows that count: a customer id, a valid date and (with amounts) a valid amount.
+_VALID = "NOT id_missing AND date_code IS NULL AND amount_code IS NULL"
+
+
+def _window_counts(end_period: int | None, far: int) -> list[str]:
+    """Aggregates (DuckDB and Spark SQL alike) over the valid rows: the last period, the rows after the end (and far after),
+    the latest of those, and the zero amounts kept."""
+    parts = [f"max(CASE WHEN {_VALID} THEN period END)"]
+    if end_period is not None:
+        parts += [f"count_if({_VALID} AND period > {end_period})",
+                  f"count_if({_VALID} AND period - {end_period} > {far})",
+                  f"max(CASE WHEN {_VALID} AND period - {end_period} > {far} THEN ns END)",
+                  f"count_if({_VALID} AND period <= {end_period} AND val = 0)"]
+    else:
+        parts += ["0", "0", "CAST(NULL AS BIGINT)", f"count_if({_VALID} AND val = 0)"]
+    return parts
+
+
 def _add_problem(problems: list[Any], first_fault: dict[str, int], problem: Any, n_first: int) -> None:
     """Record a problem and the rows whose first fault it is."""
     problems.append(problem)
@@ -496,19 +514,11 @@ def _validate(
     # one pass: every fault, each row's first fault
     date_keys, amount_keys, fault_parts = _fault_count_parts(amount_col is not None)
     parts = ["count_if(id_missing)", "count_if(ns IS NOT NULL)", *fault_parts]
-    valid = "NOT id_missing AND date_code IS NULL AND amount_code IS NULL"
+    valid = _VALID
     far = _d._FAR_FUTURE_DAYS * _d._NS_PER_DAY // log.res_ns
     extra: dict[str, Any] = {}
     if duplicates == "keep":  # the same pass also counts what the summary leaves out
-        extra_parts = [f"max(period) FILTER ({valid})"]
-        if end_period is not None:
-            extra_parts += [f"count_if({valid} AND period > {end_period})",
-                            f"count_if({valid} AND period - {end_period} > {far})",
-                            f"max(ns) FILTER ({valid} AND period - {end_period} > {far})",
-                            f"count_if({valid} AND period <= {end_period} AND val = 0)"]
-        else:
-            extra_parts += ["0", "0", "NULL", f"count_if({valid} AND val = 0)"]
-        parts += extra_parts
+        parts += _window_counts(end_period, far)
     counts = con.execute(f"SELECT {', '.join(parts)} FROM t1").fetchall()[0]
     if duplicates == "keep":
         extra = dict(zip(["top", "late", "far", "latest", "zero"], counts[-5:]))
