@@ -563,9 +563,10 @@ def _simulate_totals(
     customers = np.repeat(np.arange(len(weight)), repeats)
     rank = np.arange(len(customers)) - np.repeat(np.cumsum(repeats) - repeats, repeats) + first_rank
     per_batch = max(1, SIMULATION_BATCH // max(1, n_draws) // 8)
+    children = KeyedGenerator(keys).deferred()  # customer j of a pattern: child first_rank + j
     for start in range(0, len(customers), per_batch):
         idx = customers[start : start + per_batch]
-        own = KeyedGenerator(keys).deferred().spawn(idx, rank[start : start + per_batch]).keys
+        own = children.spawn(idx, rank[start : start + per_batch]).keys
         simulated = _simulate_future(
             KeyedGenerator(cell_keys(own, n_draws)), alive_prob[:, idx], tm, _columns(tx_arrays, idx), sm, spend_arrays,
             x[idx], T[idx], m[idx], horizon, discount, with_discounted=cost is not None,
@@ -886,7 +887,7 @@ def forecast(
 
     def future(params: Any) -> Any:
         """Discounted and undiscounted purchases over the horizon if alive at T: tabulated once,
-        or with covariates (each pattern its own parameters) a function of the patterns ``sl``."""
+        or with covariates evaluated for the patterns ``sl`` at their own parameters ``mine``."""
 
         def evaluate(ux: np.ndarray, uT: np.ndarray, params: Any = params) -> tuple[np.ndarray, ...]:
             if discounting == "discrete":
@@ -898,9 +899,9 @@ def forecast(
             return discounted, tm.discounted_purchases_if_alive(params, H, 0.0, ux, uT)
 
         if spec is not None:
-            return lambda sl: evaluate(px[sl], pT[sl], own(params, sl))
+            return lambda sl, mine: evaluate(px[sl], pT[sl], mine)
         interpolant = XTInterpolant(evaluate, type(transaction_model).time_shift(params), px, pT, n_jobs=n_jobs, T_range=T_range)
-        return lambda sl: interpolant(px[sl], pT[sl])
+        return lambda sl, mine: interpolant(px[sl], pT[sl])
 
     n = len(px)
     workers = max(1, int(n_jobs))
@@ -946,10 +947,10 @@ def forecast(
         to_cells = np.zeros((len(w), n_cells))
         to_cells[np.arange(len(w)), pcell[sl]] = w
         sums: dict[str, np.ndarray] = {}
-        drawn = own(tx_draws, sl)
+        drawn, point = own(tx_draws, sl), own(point_tx, sl)
         alive_d = tm.prob_alive(drawn, x, t_x, T)
-        alive = tm.prob_alive(own(point_tx, sl), x, t_x, T)
-        if_alive_d, if_alive = future_d(sl), future_point(sl)
+        alive = tm.prob_alive(point, x, t_x, T)
+        if_alive_d, if_alive = future_d(sl, drawn), future_point(sl, point)
         chunk_arrays = tx_arrays if spec is None else tuple(np.asarray(drawn[k], dtype=np.float64) for k in tx_names)
         out["prob_alive"][sl] = alive
         out["prob_alive_lower"][sl], out["prob_alive_upper"][sl] = _quantiles(alive_d, ci)
