@@ -17,13 +17,16 @@ from datetime import datetime
 from pathlib import Path
 
 import bench_bayes
+import bench_discrete
 import bench_fit
 import bench_forecast
 import bench_models
+import bench_subscriptions
 import bench_summary
 from harness import Benchmark, Result, environment, fmt_time, load_average, markdown_table, run_case
 
-BENCHMARKS: list[Benchmark] = [*bench_fit.BENCHMARKS, *bench_models.BENCHMARKS, *bench_summary.BENCHMARKS, *bench_forecast.BENCHMARKS]
+BENCHMARKS: list[Benchmark] = [*bench_fit.BENCHMARKS, *bench_models.BENCHMARKS, *bench_discrete.BENCHMARKS, *bench_summary.BENCHMARKS,
+                               *bench_subscriptions.BENCHMARKS, *bench_forecast.BENCHMARKS]
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.md"
 
 

@@ -220,6 +220,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resolution", choices=("D", "h"), help="period in which a customer's purchases merge (default: D, or h for hourly units)")
     p.add_argument("--observation-end", type=_checked("summary", "observation_end"), help="last day observed (default: the last purchase date)")
     p.add_argument("--calibration-end", type=_checked("summary", "calibration_end"), help="also count each customer's purchases after this day (holdout columns)")
+    p.add_argument("--occasions", action="store_true",
+                   help="summarise in discrete occasions of --time-unit (Y, M, W or D) for BG/BB: frequency, recency, n_periods")
     _input_options(p)
     _common(p)
 
@@ -332,14 +334,22 @@ def _summarize(args: argparse.Namespace, log: logging.Logger) -> int:
 
     _check_unit(args.time_unit)
     spec = _input_config(args)
+    if args.occasions and spec.engine == "auto":  # the summary in occasions is computed by pandas
+        import dataclasses
+
+        spec = dataclasses.replace(spec, engine="pandas")
     period = SummaryConfig(time_unit=args.time_unit, resolution=args.resolution, observation_end=args.observation_end,
                            calibration_end=args.calibration_end)
     check_file_writable(args.output, (args.transactions,))
     journal = Journal(log, cli=True)
     with journal.step("read"):
         tx = read_transactions(spec)
+    if args.occasions and args.resolution is not None:
+        from .pipeline import InputError
+
+        raise InputError("--resolution does not apply to --occasions: transactions merge per occasion (--time-unit)")
     with journal.step("summarize"):
-        summary = summarize(tx, spec, period, calibration=args.calibration_end is not None, cli=True)
+        summary = summarize(tx, spec, period, calibration=args.calibration_end is not None, cli=True, discrete=args.occasions)
     report = summary.attrs.get("report", {})
     dropped = sum((report.get("dropped") or {}).values())
     late = int(report.get("rows_after_observation_end") or 0)

@@ -373,12 +373,17 @@ SCHEMA: tuple[Key, ...] = (
     Key("input", "duplicates", "str", "keep", 'Rows identical in customer, date and amount: "keep" (separate purchases), "drop" or "raise".', choices=("keep", "drop", "raise")),
     Key("input", "attributes", "str", None, "Per-customer attribute table (one row per customer id; columns such as channel or region) for [segments], [costs] and [model] covariates: CSV (comma-separated UTF-8 with a header line; .gz etc. decompressed) or Parquet (.parquet, .pq); relative to the config file. Hashed in the manifest like the input. Every customer of the transactions needs exactly one row (rows of other customers are ignored).", check=_not_empty),
     Key("input", "attributes_customer_col", "str", None, "Column of customer ids in the attribute table (read as text from CSV); none is [input] customer_col."),
-    Key("summary", "time_unit", "str", _REQUIRED, 'Unit of recency, T and the horizon: "h", "D", "W", "M" (30.4375 days) or "Y" (365.25 days).', check=_time_unit),
+    Key("input", "kind", "str", "transactions", 'What the file holds: "transactions" (one row per purchase: [model] transactions and spend) or "subscriptions" (one row per subscription, with start_col, end_col and optionally price_col: a retention model, [model] retention, values each active subscriber).', choices=("transactions", "subscriptions")),
+    Key("input", "start_col", "str", "start", "kind = \"subscriptions\": column of subscription start dates."),
+    Key("input", "end_col", "str", "end", "kind = \"subscriptions\": column of end (cancellation) dates; empty for active subscribers. An end after observation_end is still active then."),
+    Key("input", "price_col", "str", None, "kind = \"subscriptions\": column of the price per period; CLV is then [forecast] margin times the price per renewal. Without it, [forecast] margin is the margin per period in money (1: CLV counts discounted periods, the DERL)."),
+    Key("summary", "time_unit", "str", _REQUIRED, 'Unit of recency, T and the horizon: "h", "D", "W", "M" (30.4375 days) or "Y" (365.25 days). For a model in discrete occasions (transactions = "bgbb") the occasion: calendar "Y", "M", "W" (Monday to Sunday) or "D"; the horizon is then a number of occasions.', check=_time_unit),
     Key("summary", "resolution", "str", None, 'Period in which one customer\'s purchases merge into one transaction: "D" or "h"; none means "h" for hourly units, else "D".', check=_resolution),
     Key("summary", "observation_end", "date", None, "Last day observed (its whole day is included); none means the last purchase date in the file."),
     Key("summary", "calibration_end", "date", None, "End of a calibration period: the transaction model is also fitted up to here and scored on the holdout period after it (holdout_by_frequency.csv, manifest holdout)."),
     Key("model", "transactions", "str or list[str]", "bgnbd", "Model of purchasing and dropping out: a registered key (clvmodels.models.registry); or a list of keys to compare, for example [\"bgnbd\", \"pareto-nbd\", \"mbgnbd\"]: each is fitted to calibration_end and scored on the holdout (model_comparison.csv), the one that select picks is refitted to observation_end and forecasts; or a table [model.transactions] with model = ... and the settings of that model (of every listed model, with a list); a table [model.KEY] (for example [model.pareto-nbd]) holds one chosen model's own settings (penalty, priors, draws, tune, chains, target_accept, sampler).", check=_model_key("transactions"), convert=_to_model_key),
     Key("model", "spend", "str", "gamma-gamma", "Model of spend per transaction: a registered key; or a table [model.spend] (or [model.KEY]) with model = ... and its own settings, as for transactions.", check=_model_key("spend"), convert=_to_model_key),
+    Key("model", "retention", "str", "sbg", "[input] kind = \"subscriptions\": the retention model (a registered retention key: \"sbg\", the shifted-beta-geometric), or a table [model.retention] with model = ... and its own settings.", check=_model_key("retention"), convert=_to_model_key),
     Key("model", "select", "str", "holdout", 'How a list of transactions models picks the one that forecasts: "holdout" (among those that pass their holdout, or all when none does, the smallest error of the holdout total, then MAE; needs calibration_end), "bic" or "aic" (the smallest criterion of mle or map fits: on the calibration period with calibration_end, else on the whole data), or "loo" (the largest elpd_loo of nuts or advi fits; needs calibration_end).', choices=("holdout", "bic", "aic", "loo")),
     Key("model", "method", "str", "mle", 'Fitting method: "mle" (maximum likelihood), "nuts" (posterior draws), "advi" or "map".', choices=("mle", "nuts", "advi", "map")),
     Key("model", "penalty", "float", 0.0, "L2 penalty of maximum likelihood (mle only), for both models; set it in [model.transactions] or [model.spend] for one.", check=_at_least(0.0), per_model=True),
@@ -436,6 +441,11 @@ class InputConfig:
     attributes: Path | None = None
     #: its column of customer ids (``None``: ``customer_col``)
     attributes_customer_col: str | None = None
+    #: "transactions" or "subscriptions" (a subscription log: start_col, end_col, price_col)
+    kind: str = "transactions"
+    start_col: str = "start"
+    end_col: str = "end"
+    price_col: str | None = None
 
     @property
     def attributes_id(self) -> str:
@@ -455,7 +465,7 @@ class SummaryConfig:
 
 #: The ``[model]`` keys that ``[model.transactions]`` and ``[model.spend]`` may set for one model.
 PER_MODEL: tuple[str, ...] = ("penalty", "priors", "draws", "tune", "chains", "target_accept", "sampler")
-ROLES: tuple[str, ...] = ("transactions", "spend")
+ROLES: tuple[str, ...] = ("transactions", "spend", "retention")
 
 
 @dataclass(frozen=True)
@@ -480,6 +490,9 @@ class ModelConfig:
     priors: Mapping[str, Mapping[str, Any]] | None = None
     transactions_settings: Mapping[str, Any] | None = None
     spend_settings: Mapping[str, Any] | None = None
+    #: the retention model of a subscription log, and its own settings
+    retention: str = "sbg"
+    retention_settings: Mapping[str, Any] | None = None
     #: ``[model.KEY]`` tables: registered key -> that model's own settings
     model_settings: Mapping[str, Mapping[str, Any]] | None = None
     #: covariates of the transactions model: column names (both processes) or {process: names}
@@ -1030,7 +1043,7 @@ def parse_config(raw: Mapping[str, Any], path: str | os.PathLike, *, base: str |
         input=InputConfig(**inp),
         summary=SummaryConfig(**settled["summary"]),
         model=ModelConfig(**settled["model"], transactions_settings=tables.get("transactions") or None,
-                          spend_settings=tables.get("spend") or None,
+                          spend_settings=tables.get("spend") or None, retention_settings=tables.get("retention") or None,
                           model_settings={k: v for k, v in tables.items() if k not in ROLES and v} or None),
         forecast=ForecastConfig(**settled["forecast"]),
         output=OutputConfig(**out),
@@ -1188,6 +1201,78 @@ def _check_together(s: dict[str, dict[str, Any]], tables: dict[str, dict[str, An
         problems.append(f"[forecast] n_draws = {fc['n_draws']:,} with parameter_draws = \"bootstrap\" would refit each model {fc['n_draws']:,} times; use at most {MAX_BOOTSTRAP_DRAWS:,}")
     problems.extend(forecast_problems(fc, unit))
     _check_attribute_use(s, problems)
+    _check_time_kind(s, problems)
+    _check_subscriptions(s, problems, given)
+
+
+def _check_subscriptions(s: dict[str, dict[str, Any]], problems: list[str], given: set[str]) -> None:
+    """``[input] kind = "subscriptions"``: what applies to a subscription log, and what does not."""
+    inp, summ, model, fc, seg, costs = s["input"], s["summary"], s["model"], s["forecast"], s["segments"], s["costs"]
+    if inp["kind"] != "subscriptions":
+        for name in ("price_col",):
+            if inp[name] is not None:
+                problems.append(f"[input] {name} applies to a subscription log: set [input] kind = \"subscriptions\", or remove {name}")
+        return
+    from .units import normalize_unit
+
+    if normalize_unit(summ["time_unit"]) == "h":
+        problems.append('[summary] time_unit is the billing period of the subscriptions: "Y", "M", "W" or "D"')
+    cols = [c for c in (inp["customer_col"], inp["start_col"], inp["end_col"], inp["price_col"]) if c]
+    if len(set(cols)) < len(cols):
+        problems.append(f"[input] customer_col, start_col, end_col and price_col must be different columns, got {cols}")
+    if inp["engine"] == "duckdb":
+        problems.append('[input] engine = "duckdb": a subscription log is summarised by pandas; set engine = "pandas" or "auto"')
+    for name, why in (("resolution", "subscriptions renew by whole periods"),
+                      ("calibration_end", "a holdout of subscriptions is not available yet: fit to observation_end")):
+        if summ[name] is not None:
+            problems.append(f"[summary] {name} does not apply to a subscription log ({why}); remove it")
+    for name in ("transactions", "spend", "select", "covariates", "categorical"):
+        if name in given:
+            problems.append(f"[model] {name} does not apply to a subscription log: its model is [model] retention (\"sbg\")")
+    if inp["attributes"] is not None or seg["by"] is not None or seg["cohort"] is not None or seg["compare"] is not None:
+        problems.append("[input] attributes and [segments] are not available for a subscription log yet: the predictions carry each subscriber's cohort")
+    if costs["cost_per_purchase"] != 0.0 or costs["acquisition_cost"] is not None:
+        problems.append("[costs] apply to transactions; for subscribers set [forecast] margin (the share of the price, or the margin per period)")
+    if fc["discounting"] != "continuous" or fc["period"] is not None:
+        problems.append("[forecast] discounting and period do not apply to subscriptions: each renewal is discounted once per period")
+
+
+def discrete_keys(keys: tuple[str, ...] | str) -> bool:
+    """Whether the transactions models ``keys`` count discrete occasions (BG/BB); False for
+    continuous-time models, or when a key is not registered (reported elsewhere)."""
+    from .models.registry import registered
+
+    models = registered("transactions")
+    keys = (keys,) if isinstance(keys, str) else tuple(keys)
+    return bool(keys) and all(k in models and models[k].time_kind == "discrete" for k in keys)
+
+
+def _check_time_kind(s: dict[str, dict[str, Any]], problems: list[str]) -> None:
+    """A model in discrete occasions (BG/BB): [summary] time_unit is the occasion, the summary
+    is computed by pandas, and it is never compared with continuous-time models."""
+    from .models.registry import registered
+
+    models = registered("transactions")
+    keys = _chosen(s["model"], "transactions")
+    kinds = {k: models[k].time_kind for k in keys if k in models}
+    discrete = [k for k, kind in kinds.items() if kind == "discrete"]
+    if not discrete:
+        return
+    if len(discrete) < len(kinds):
+        problems.append(
+            f"[model] transactions mixes {', '.join(repr(k) for k in discrete)} (discrete occasions) with "
+            f"{', '.join(repr(k) for k in kinds if k not in discrete)} (continuous time): their likelihoods are of different data, "
+            "so they cannot be compared; run one kind per config"
+        )
+        return
+    summ, inp = s["summary"], s["input"]
+    if summ["time_unit"] not in ("Y", "M", "W", "D") and summ["time_unit"] not in ("year", "years", "y", "A", "month", "months",
+                                                                                   "week", "weeks", "w", "day", "days", "d"):
+        problems.append(f"[summary] time_unit = {summ['time_unit']!r} is the occasion of {discrete[0]!r}: use \"Y\" (one a year), \"M\", \"W\" or \"D\"")
+    if summ["resolution"] is not None:
+        problems.append(f"[summary] resolution does not apply to {discrete[0]!r}: transactions merge per occasion ([summary] time_unit); remove resolution")
+    if inp["engine"] not in ("auto", "pandas"):
+        problems.append(f"[input] engine = {inp['engine']!r}: the summary in occasions of {discrete[0]!r} is computed by pandas; set engine = \"pandas\"")
 
 
 def covariate_models() -> list[str]:

@@ -1011,6 +1011,7 @@ def validate_summary(
     *,
     monetary: bool = False,
     what: str = "data",
+    discrete: bool = False,
 ) -> SummaryArrays:
     """Check a per-customer summary and return its columns as float arrays.
 
@@ -1023,6 +1024,12 @@ def validate_summary(
         Also require a ``monetary_value`` column, positive where ``frequency > 0``.
     what : str
         Name of the argument, for error messages.
+    discrete : bool
+        A summary in discrete occasions (BG/BB; :func:`clvmodels.discrete_summary`): columns
+        ``frequency`` (occasions with a transaction after the first), ``recency`` (the occasion
+        of the last one, counted from the first) and ``n_periods`` (occasions observed after the
+        first), whole numbers with ``frequency <= recency <= n_periods``. ``n_periods`` is
+        returned as ``T``.
 
     Raises
     ------
@@ -1041,6 +1048,8 @@ def validate_summary(
     ...
     ValueError: column 'recency': 1 rows exceed T; check that both are in the same time unit and that observation_end is after every purchase.
     """
+    if discrete:
+        return _validate_discrete(data, monetary, what)
     needed = {"frequency": "frequency", "recency": "recency", "T": "T"}
     if monetary:
         needed["monetary_value"] = "monetary_value"
@@ -1060,6 +1069,48 @@ def validate_summary(
         m = _numeric_column(data, "monetary_value")
         _require((x == 0) | (m > 0), "column 'monetary_value': {n} customers with repeat purchases have a zero or negative monetary value; Gamma-Gamma needs positive spend (net out returns first).")
     return SummaryArrays(data.index, x, np.minimum(t_x, T), T, m)
+
+
+def _validate_discrete(data: pd.DataFrame, monetary: bool, what: str) -> SummaryArrays:
+    """:func:`validate_summary` of a summary in discrete occasions (``n_periods`` for ``T``).
+
+    Examples
+    --------
+    >>> summary = pd.DataFrame({"frequency": [3, 0], "recency": [5, 0], "n_periods": [6, 6]})
+    >>> validate_summary(summary, discrete=True).T.tolist()
+    [6.0, 6.0]
+    >>> validate_summary(summary.assign(recency=[2, 0]), discrete=True)
+    Traceback (most recent call last):
+    ...
+    ValueError: column 'recency': 1 rows are below frequency; in occasions, x repeat transactions need at least x occasions after the first, so recency (the last one's occasion) >= frequency. Check that the summary counts distinct occasions (clvmodels.discrete_summary).
+    """
+    needed = {"frequency": "frequency", "recency": "recency", "n_periods": "n_periods"}
+    if monetary:
+        needed["monetary_value"] = "monetary_value"
+    if isinstance(data, pd.DataFrame) and "n_periods" not in data.columns and "T" in data.columns:
+        raise ValueError(
+            f"{what} is a summary in continuous time (column 'T'), but this model counts discrete occasions (column "
+            "'n_periods'): summarise the transactions with clvmodels.discrete_summary(..., occasion='Y') (command line: "
+            "clvmodels summarize --occasions --time-unit Y)."
+        )
+    _check_columns(data, needed, what)
+    if len(data) == 0:
+        raise ValueError(f"{what} is empty (0 customers); there is nothing to fit.")
+    x = _numeric_column(data, "frequency")
+    t_x = _numeric_column(data, "recency")
+    n = _numeric_column(data, "n_periods")
+    for name, values in (("frequency", x), ("recency", t_x), ("n_periods", n)):
+        _require((values >= 0) & (values == np.round(values)), f"column {name!r}: {{n}} rows are negative or not whole numbers; "
+                 "in discrete time frequency, recency and n_periods count occasions.")
+    _require(t_x <= n, "column 'recency': {n} rows exceed n_periods; the last transaction's occasion cannot be after the last occasion observed.")
+    _require(x <= t_x, "column 'recency': {n} rows are below frequency; in occasions, x repeat transactions need at least x occasions "
+             "after the first, so recency (the last one's occasion) >= frequency. Check that the summary counts distinct "
+             "occasions (clvmodels.discrete_summary).")
+    m = None
+    if monetary:
+        m = _numeric_column(data, "monetary_value")
+        _require((x == 0) | (m > 0), "column 'monetary_value': {n} customers with repeat purchases have a zero or negative monetary value; Gamma-Gamma needs positive spend (net out returns first).")
+    return SummaryArrays(data.index, x, t_x, n, m)
 
 
 def compress_patterns(*columns: np.ndarray) -> tuple[tuple[np.ndarray, ...], np.ndarray, np.ndarray]:

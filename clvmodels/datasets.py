@@ -27,7 +27,7 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 
-__all__ = ["load_cdnow_sample", "load_cdnow_master", "load_donations", "load_apparel", "load_apparel_covariates"]
+__all__ = ["load_cdnow_sample", "load_cdnow_master", "load_donations", "load_donations_holdout", "load_donations_log", "simulate_subscription_log", "load_apparel", "load_apparel_covariates"]
 
 _TX_COLUMNS = ["customer_id", "date", "quantity", "amount"]
 
@@ -40,14 +40,18 @@ def _read(name: str, **kwargs) -> pd.DataFrame:
 def _read_apparel(name: str, **kwargs) -> pd.DataFrame:
     """CLVTools' apparel data is licensed GPL-3, so it stays in the source tree (``data/apparel``)
     and is left out of the Apache-2.0 wheel: it loads from a source checkout only."""
+    return _read_source_only("apparel", name, "CLVTools", "export apparelTrans and apparelStaticCov from the R package CLVTools to CSV", **kwargs)
+
+
+def _read_source_only(folder: str, name: str, package: str, export: str, **kwargs) -> pd.DataFrame:
+    """A GPL-3 data file of an R package, kept in the source tree (``data/<folder>``), not in the wheel."""
     try:
-        return _read(f"apparel/{name}", **kwargs)
+        return _read(f"{folder}/{name}", **kwargs)
     except FileNotFoundError:
         raise FileNotFoundError(
-            f"the apparel data ({name}) is not in this installation: it is CLVTools' data (GPL-3) and ships "
-            "only in clvmodels' source tree (data/apparel/), not in the wheel. Install from a source "
-            "checkout (pip install -e .), or export apparelTrans and apparelStaticCov from the R package "
-            "CLVTools to CSV."
+            f"the file {folder}/{name} is not in this installation: it is {package}'s data (GPL-3) and ships "
+            f"only in clvmodels' source tree (data/{folder}/), not in the wheel. Install from a source "
+            f"checkout (pip install -e .), or {export}."
         ) from None
 
 
@@ -122,8 +126,12 @@ def load_donations() -> pd.DataFrame:
     Returns
     -------
     DataFrame
-        22 rows with ``frequency`` (repeat donations), ``recency`` (period of the last one),
-        ``periods`` (number of opportunities, 6) and ``weights`` (donors with that pattern).
+        22 rows with ``frequency`` (repeat donations), ``recency`` (the year of the last one,
+        counted from the first), ``n_periods`` (opportunities after the first: 1996 to 2001, 6)
+        and ``weight`` (donors with that pattern): the summary form of
+        :func:`clvmodels.discrete_summary`, with a weight per pattern (fit with
+        ``sample_weight="weight"``). ``attrs["time_unit"]`` is ``"Y"`` (one occasion a year).
+        The file ships as in lifetimes (columns ``periods``, ``weights``).
 
     References
     ----------
@@ -133,10 +141,134 @@ def load_donations() -> pd.DataFrame:
     Examples
     --------
     >>> d = load_donations()
-    >>> len(d), int(d["weights"].sum())
-    (22, 11104)
+    >>> len(d), int(d["weight"].sum()), d.attrs["time_unit"]
+    (22, 11104, 'Y')
     """
-    return _read("donations.csv").astype(np.int64)
+    table = _read("donations.csv").astype(np.int64).rename(columns={"periods": "n_periods", "weights": "weight"})
+    table.attrs.update(time_unit="Y", time_kind="discrete")
+    return table
+
+
+def load_donations_holdout() -> pd.DataFrame:
+    """The donations of the holdout years 2002-2006, by calibration pattern (BTYD's data).
+
+    Returns
+    -------
+    DataFrame
+        The 22 rows of :func:`load_donations` with ``holdout_transactions`` (the donations of the
+        pattern's donors in 2002-2006, summed over them; 13,260 in all) and ``duration_holdout``
+        (5 occasions). From the R package BTYD (GPL-3), so from a source checkout only
+        (``data/btyd/``).
+
+    Examples
+    --------
+    >>> holdout = load_donations_holdout()
+    >>> int(holdout["weight"].sum()), int(holdout["holdout_transactions"].sum())
+    (11104, 13260)
+    """
+    table = _read_source_only("btyd", "donations_holdout.csv", "BTYD", "export donationsSummary$x.star from the R package BTYD").astype(np.int64)
+    table.attrs.update(time_unit="Y", time_kind="discrete")
+    return table
+
+
+def load_donations_log(random_seed: int = 0) -> pd.DataFrame:
+    """A transaction log of the 11,104 donors whose summary is :func:`load_donations`.
+
+    The published data are the summary only (who gave in which years is not released), so this
+    log is *made* from it: every donor gives first on a random day of 1995; a donor with
+    pattern (x, t_x) gives again in 1995 + t_x and in x - 1 other years drawn at random among
+    1996 to 1995 + t_x - 1, each on a random day. Any such log has exactly the published
+    summary (:func:`clvmodels.discrete_summary` with ``occasion="Y"``, ``observation_end=
+    "2001-12-31"``), so the models fitted on it are the published ones; what the summary does
+    not hold (the years between, the days) is random and depends on ``random_seed``.
+
+    Returns
+    -------
+    DataFrame
+        ``customer_id`` (1 to 11,104, by pattern) and ``date``, sorted.
+
+    Examples
+    --------
+    >>> from clvmodels import discrete_summary
+    >>> log = load_donations_log()
+    >>> len(log), log["customer_id"].nunique(), str(log["date"].max().date())
+    (35719, 11104, '2001-12-31')
+    >>> summary = discrete_summary(log, occasion="Y", observation_end="2001-12-31")
+    >>> table = summary.value_counts(["frequency", "recency", "n_periods"]).sort_index()
+    >>> donations = load_donations().set_index(["frequency", "recency", "n_periods"])["weight"].sort_index()
+    >>> bool((table.to_numpy() == donations.to_numpy()).all())
+    True
+    """
+    table = load_donations()
+    rng = np.random.default_rng(random_seed)
+    ids, years = [], []
+    next_id = 1
+    for x, t_x, w in table[["frequency", "recency", "weight"]].itertuples(index=False):
+        for customer in range(next_id, next_id + w):
+            between = rng.permutation(np.arange(1, t_x))[: max(x - 1, 0)] if x > 1 else np.array([], dtype=np.int64)
+            given = [0, *(between.tolist()), *([t_x] if x > 0 else [])]
+            ids += [customer] * len(given)
+            years += given
+        next_id += w
+    years = np.asarray(years, dtype=np.int64)
+    starts = pd.to_datetime((1995 + years).astype(str), format="%Y")
+    lengths = np.where(pd.DatetimeIndex(starts).is_leap_year, 366, 365)
+    days = np.floor(rng.uniform(size=len(years)) * lengths).astype(np.int64)
+    log = pd.DataFrame({"customer_id": np.asarray(ids, dtype=np.int64), "date": starts + pd.to_timedelta(days, unit="D")})
+    return log.sort_values(["customer_id", "date"], ignore_index=True)
+
+
+def simulate_subscription_log(
+    n: int = 5000,
+    alpha: float = 0.704,
+    beta: float = 1.182,
+    *,
+    first_start: str = "2021-01-01",
+    observation_end: str = "2023-12-31",
+    prices: tuple[float, ...] = (4.99, 9.99, 14.99),
+    random_seed: int = 0,
+) -> pd.DataFrame:
+    """A simulated log of monthly subscriptions with shifted-beta-geometric lifetimes.
+
+    Each subscriber starts on a uniform day between ``first_start`` and ``observation_end``, draws
+    a churn probability ``theta ~ Beta(alpha, beta)`` and pays for a geometric number of months
+    (Fader & Hardie 2007; the defaults are the paper's "regular" cohort), cancelling on a uniform
+    day of the last month paid for; cancellations after ``observation_end`` are not known yet
+    (the end is missing: an active subscriber). The price per month is one of ``prices``.
+
+    Returns
+    -------
+    DataFrame
+        ``customer_id``, ``start``, ``end`` (NaT while active) and ``price``, one row per subscriber.
+
+    Examples
+    --------
+    >>> log = simulate_subscription_log(1000, random_seed=1)
+    >>> list(log.columns), int(log["end"].isna().sum()) > 0
+    (['customer_id', 'start', 'end', 'price'], True)
+    """
+    rng = np.random.default_rng(random_seed)
+    first, last = np.datetime64(first_start, "D"), np.datetime64(observation_end, "D")
+    start = first + rng.integers(0, int((last - first).astype(np.int64)) + 1, size=n)
+    theta = rng.beta(alpha, beta, size=n)
+    months = np.minimum(rng.geometric(theta), 1200)
+
+    def renewal(k: np.ndarray) -> np.ndarray:
+        """The k-th monthly renewal date: the start's day of the month, clipped to the month's end."""
+        month = start.astype("datetime64[M]")
+        day = (start - month.astype("datetime64[D]")).astype(np.int64)
+        target = month + k
+        length = ((target + 1).astype("datetime64[D]") - target.astype("datetime64[D]")).astype(np.int64)
+        return target.astype("datetime64[D]") + np.minimum(day, length - 1)
+
+    lo, hi = renewal(months - 1), renewal(months)
+    end = lo + 1 + np.floor(rng.random(n) * (hi - lo).astype(np.int64)).astype(np.int64)
+    return pd.DataFrame({
+        "customer_id": np.arange(1, n + 1, dtype=np.int64),
+        "start": start.astype("datetime64[ns]"),
+        "end": pd.Series(end.astype("datetime64[ns]")).where(end <= last).to_numpy(),
+        "price": np.asarray(prices, dtype=np.float64)[rng.integers(0, len(prices), size=n)],
+    })
 
 
 def load_apparel() -> pd.DataFrame:

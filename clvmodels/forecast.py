@@ -467,6 +467,12 @@ def _simulate_future(
     alive_rng = rng.take(cells)
     cells_tx = tuple(_per_cell(v, shape, draw, cells) for v in tx_draws)
     xs, Ts = x.take(customer), T.take(customer)
+    if hasattr(transaction_formulas, "simulate_future_occasions"):  # a model in discrete time
+        n, value, discounted = _simulate_occasions(
+            alive_rng, transaction_formulas, cells_tx, spend_formulas, spend_draws, shape, draw, cells, xs, Ts, m.take(customer),
+            horizon, discount, with_discounted,
+        )
+        return _by_cell(shape, alive, n, value, discounted)
     before, span, last, last_inside = transaction_formulas.simulate_future_if_alive(alive_rng, cells_tx, xs, Ts, horizon)
     n = before + last_inside
     value = np.zeros(n.shape)
@@ -507,15 +513,86 @@ def _simulate_future(
         if with_discounted:
             discounted[batch] = np.bincount(owner, weights=factor, minlength=len(batch))
         start = stop
+    return _by_cell(shape, alive, n, value, discounted)
+
+
+def _by_cell(shape: tuple[int, int], alive: np.ndarray, n: np.ndarray, value: np.ndarray, discounted: np.ndarray | None) -> tuple[np.ndarray, ...]:
+    """The futures of the cells alive at T, put back in the (draw, customer) grid (0 elsewhere)."""
     counts = np.zeros(shape, dtype=np.int64)
     values = np.zeros(shape)
     counts[alive] = n
     values[alive] = value
-    if not with_discounted:
+    if discounted is None:
         return counts, values
     discounted_counts = np.zeros(shape)
     discounted_counts[alive] = discounted
     return counts, values, discounted_counts
+
+
+def _simulate_occasions(
+    alive_rng: KeyedGenerator,
+    transaction_formulas: Any,
+    cells_tx: tuple[np.ndarray, ...],
+    spend_formulas: Any,
+    spend_draws: tuple[np.ndarray, ...] | None,
+    shape: tuple[int, int],
+    draw: np.ndarray,
+    cells: np.ndarray,
+    xs: np.ndarray,
+    ns: np.ndarray,
+    ms: np.ndarray,
+    horizon: float,
+    discount: Any,
+    with_discounted: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """The futures of cells alive at the last occasion observed, for a model in discrete time.
+
+    The model draws how many of the next occasions each cell stays alive for and its
+    probability of a transaction at each (``formulas.simulate_future_occasions``: BG/BB draws
+    theta and p from their posterior given the history). Each (cell, occasion) then has its
+    own stream (child ``k - 1`` of the cell for occasion ``k``): a transaction when its uniform
+    is below p, and its value from the same stream, discounted at time ``k`` occasions.
+    Returns per cell the number of transactions, their discounted value and (with
+    ``with_discounted``) their discounted number."""
+    occasions, p = transaction_formulas.simulate_future_occasions(alive_rng, cells_tx, xs, ns, int(min(horizon, 2**31 - 1)))
+    occasions = np.asarray(occasions, dtype=np.int64)
+    n = np.zeros(len(occasions), dtype=np.int64)
+    value = np.zeros(len(occasions))
+    discounted = np.zeros(len(occasions)) if with_discounted else None
+    living = np.flatnonzero(occasions)
+    if spend_draws is not None:
+        cells_spend = tuple(_per_cell(v, shape, draw, cells) for v in spend_draws)
+        rate = np.ones(len(occasions))
+        rate[living] = spend_formulas.sample_spend_rate(
+            alive_rng.take(living), tuple(v[living] for v in cells_spend), xs[living], ms[living]
+        )
+    chances = alive_rng.deferred()  # occasion k of a cell: child k - 1
+    ends = np.cumsum(occasions[living])
+    start = 0
+    while start < len(living):
+        offset = ends[start - 1] if start else 0
+        stop = max(start + 1, int(np.searchsorted(ends, offset + SIMULATION_BATCH, side="right")))
+        batch = living[start:stop]
+        length = occasions[batch]
+        owner = np.repeat(np.arange(len(batch)), length)
+        k = np.arange(len(owner)) - np.repeat(np.cumsum(length) - length, length) + 1
+        streams = chances.spawn(batch[owner], k - 1)
+        buy = np.flatnonzero(streams.uniform() < p[batch][owner])
+        owner, k = owner[buy], k[buy]
+        factor = discount(k.astype(np.float64))
+        if spend_draws is None:
+            worth = factor
+        else:
+            spend = spend_formulas.sample_purchase_values(
+                streams.take(buy), tuple(v[batch][owner] for v in cells_spend), rate[batch][owner]
+            )
+            worth = spend * factor
+        n[batch] = np.bincount(owner, minlength=len(batch))
+        value[batch] = np.bincount(owner, weights=worth, minlength=len(batch))
+        if with_discounted:
+            discounted[batch] = np.bincount(owner, weights=factor, minlength=len(batch))
+        start = stop
+    return n, value, discounted
 
 
 def _per_cell(value: np.ndarray, shape: tuple[int, int], draw: np.ndarray, cells: np.ndarray) -> np.ndarray:
@@ -833,7 +910,14 @@ def forecast(
             return np.exp(-delta * t)
 
     with_spend = spend_model is not None
-    s = validate_summary(data, monetary=with_spend)
+    discrete_time = type(transaction_model).time_kind == "discrete"
+    if discrete_time and np.isfinite(H) and H != np.round(H):
+        raise ValueError(
+            f"horizon={horizon!r}: {type(transaction_model).display_name} counts occasions ({unit!r} each); give a whole number of them."
+        )
+    if discrete_time and discounting == "discrete" and period != np.round(period):
+        raise ValueError(f"period={period!r}: in occasions, a whole number of them.")
+    s = validate_summary(data, monetary=with_spend, discrete=discrete_time)
     tm = type(transaction_model).formulas
     sm = type(spend_model).formulas if with_spend else None
     seed = seed_sequence(random_seed)
@@ -898,7 +982,7 @@ def forecast(
                 return (discounted,)
             return discounted, tm.discounted_purchases_if_alive(params, H, 0.0, ux, uT)
 
-        if spec is not None:
+        if spec is not None or discrete_time:  # each pattern's own parameters, or few whole n
             return lambda sl, mine: evaluate(px[sl], pT[sl], mine)
         interpolant = XTInterpolant(evaluate, type(transaction_model).time_shift(params), px, pT, n_jobs=n_jobs, T_range=T_range)
         return lambda sl, mine: interpolant(px[sl], pT[sl])
@@ -1050,7 +1134,8 @@ def forecast(
             f"parameters {transaction_model.params_.round(6).to_dict()}; this is a numerical failure, "
             "please report it with the model file."
         )
-    frame = _customer_frame(s, with_spend, {name: out.pop(name) for name in shown}, pattern)
+    frame = _customer_frame(s, with_spend, {name: out.pop(name) for name in shown}, pattern,
+                            duration=type(transaction_model).columns[2])
     if with_spend:
         _check_spend_exists(spend_model, spend_draws, px, weight, ci)
     settings = {
@@ -1088,13 +1173,13 @@ def forecast(
     return Forecast(frame, settings, cohort, segment_cells=cells, segment_draws=segment_draws, segment_of=cell_of)
 
 
-def _customer_frame(s: Any, with_spend: bool, per_pattern: dict[str, np.ndarray], pattern: np.ndarray) -> pd.DataFrame:
+def _customer_frame(s: Any, with_spend: bool, per_pattern: dict[str, np.ndarray], pattern: np.ndarray, duration: str = "T") -> pd.DataFrame:
     """The per-customer table: the summary's columns, then each output of its pattern.
 
     The float columns are written into one block (customers x columns, column-contiguous, as
     pandas keeps them) and each per-pattern output is released once copied, so that millions of
     customers cost one table, not the several copies that adding columns one by one makes."""
-    summary = {"recency": s.recency, "T": s.T, **({"monetary_value": s.monetary_value} if with_spend else {})}
+    summary = {"recency": s.recency, duration: s.T, **({"monetary_value": s.monetary_value} if with_spend else {})}
     names = [*summary, *per_pattern]
     block = np.empty((len(names), len(pattern))).T  # column j is contiguous
     for j, name in enumerate(names):

@@ -138,13 +138,17 @@ def _settings(model: Model) -> dict[str, Any]:
 def _data_summary(model: Model) -> dict[str, Any]:
     """A few numbers that describe the data the model was fitted on (no customer ids)."""
     patterns, w = model._patterns_, model._pattern_weights_
+    own = getattr(type(model), "data_description", None)
+    if own is not None:  # a model kind that describes its own data (retention models)
+        return {**own(patterns, w), "time_unit": getattr(model, "time_unit_", None)}
     columns = dict(zip(type(model).columns, patterns))
     x = columns["frequency"]
     summary = {"n_customers": int(round(float(w.sum()))), "n_patterns": int(len(w)),
                "mean_frequency": float(np.average(x, weights=w)), "max_frequency": float(np.max(x))}
     if type(model).kind == "transactions":
-        summary.update(share_repeat_buyers=float(w[x > 0].sum() / w.sum()), mean_T=float(np.average(columns["T"], weights=w)),
-                       max_T=float(np.max(columns["T"])), time_unit=getattr(model, "time_unit_", None))
+        age = type(model).columns[2]  # T, or n_periods in discrete time
+        summary.update({"share_repeat_buyers": float(w[x > 0].sum() / w.sum()), f"mean_{age}": float(np.average(columns[age], weights=w)),
+                        f"max_{age}": float(np.max(columns[age])), "time_unit": getattr(model, "time_unit_", None)})
     else:
         summary.update(mean_monetary_value=float(np.average(columns["monetary_value"], weights=w)),
                        frequency_spend_corr=getattr(model, "frequency_spend_corr_", None))

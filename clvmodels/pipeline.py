@@ -76,6 +76,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
@@ -85,7 +86,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .config import InputConfig, RunConfig, SummaryConfig
+from .config import InputConfig, RunConfig, SummaryConfig, discrete_keys
 from .exceptions import ClvWarning
 
 __all__ = [
@@ -769,6 +770,8 @@ def _check_fields(text: str, spec: InputConfig, name: str) -> None:
 def _read_csv(text: str, spec: InputConfig, name: str) -> pd.DataFrame:
     sep = r"\s+" if spec.separator == "whitespace" else spec.separator
     as_text = {spec.customer_col: "str", spec.date_col: "str"}
+    if spec.kind == "subscriptions":  # dates are parsed by the data layer, ids keep their leading zeros
+        as_text = {spec.customer_col: "str", spec.start_col: "str", spec.end_col: "str"}
     _check_fields(text, spec, name)
     try:
         with warnings.catch_warnings():
@@ -814,7 +817,6 @@ def _read_csv(text: str, spec: InputConfig, name: str) -> pd.DataFrame:
 def resolve_amount(spec: InputConfig, tx: Transactions) -> InputConfig:
     """``spec`` with its amount column settled: with ``amount_auto`` (``[input] amount_col`` not
     set), "amount" when the file has such a column, else none (a forecast of purchases only)."""
-    import dataclasses
 
     if not spec.amount_auto:
         return spec
@@ -822,15 +824,20 @@ def resolve_amount(spec: InputConfig, tx: Transactions) -> InputConfig:
     return dataclasses.replace(spec, amount_col=amount, amount_auto=False)
 
 
-def summarize(tx: Transactions, spec: InputConfig, period: SummaryConfig, *, calibration: bool = False, cli: bool = False) -> pd.DataFrame:
+def summarize(tx: Transactions, spec: InputConfig, period: SummaryConfig, *, calibration: bool = False, cli: bool = False,
+              discrete: bool = False) -> pd.DataFrame:
     """The per-customer summary of the transactions (:func:`clvmodels.rfm_summary`).
 
     With ``calibration``, the calibration and holdout summary
-    (:func:`clvmodels.calibration_holdout_split` at ``period.calibration_end``). The data
-    layer's errors (they name the column, count the rows and give the fix) become an
-    :class:`InputError` naming the file.
+    (:func:`clvmodels.calibration_holdout_split` at ``period.calibration_end``). With
+    ``discrete``, the summary in occasions of ``period.time_unit`` (:func:`clvmodels.discrete_summary`,
+    for BG/BB). The data layer's errors (they name the column, count the rows and give the fix)
+    become an :class:`InputError` naming the file.
     """
     from . import calibration_holdout_split, rfm_summary
+
+    if discrete:
+        return _summarize_occasions(tx, spec, period, calibration, cli)
 
     kwargs: dict[str, Any] = dict(
         customer_col=spec.customer_col,
@@ -862,6 +869,25 @@ def summarize(tx: Transactions, spec: InputConfig, period: SummaryConfig, *, cal
         raise InputError(f"{shown(tx.path)}: {config_terms(one_line(str(exc)), cli)}") from exc
 
 
+def _summarize_occasions(tx: Transactions, spec: InputConfig, period: SummaryConfig, calibration: bool, cli: bool) -> pd.DataFrame:
+    """:func:`summarize` in discrete occasions (pandas)."""
+    from .occasions import discrete_summary
+
+    if tx.frame is None:
+        raise InputError(
+            f"{shown(tx.path)}: the summary in occasions (BG/BB) is computed by pandas, but this input is read by DuckDB "
+            f"({tx.reason}); give one CSV or Parquet file that fits in memory, or set [input] engine = \"pandas\""
+        )
+    try:
+        return discrete_summary(
+            tx.frame, occasion=period.time_unit, customer_col=spec.customer_col, date_col=spec.date_col, amount_col=spec.amount_col,
+            observation_end=period.observation_end, calibration_end=period.calibration_end if calibration else None,
+            date_format=spec.date_format, invalid=spec.invalid, duplicates=spec.duplicates,
+        )
+    except (ValueError, TypeError) as exc:
+        raise InputError(f"{shown(tx.path)}: {config_terms(one_line(str(exc)), cli)}") from exc
+
+
 def _unreadable(message: str, tx: Transactions, spec: InputConfig) -> bool:
     """Whether DuckDB failed to read a CSV: its reader failed, or its sniffer did not find the
     columns that the header line names."""
@@ -875,7 +901,6 @@ def _diagnose_csv(tx: Transactions, spec: InputConfig, period: SummaryConfig, ca
     """DuckDB could not read a single CSV: read it with the pandas reader, whose errors name
     the line and the setting to change, and raise that error; when pandas reads it (DuckDB's
     CSV sniffer guessed wrong), say so and how to use pandas."""
-    import dataclasses
 
     ptx = _read_with_pandas(dataclasses.replace(spec, engine="pandas"), "diagnosis")
     summarize(ptx, spec, period, calibration=calibration, cli=cli)
@@ -905,6 +930,8 @@ def write_summary(summary: pd.DataFrame, path: str | os.PathLike, source: Transa
         "calibration_end": attrs.get("calibration_end"),
         "observation_end": attrs.get("observation_end"),
     }
+    if attrs.get("time_kind") == "discrete":
+        settings["time_kind"] = "discrete"
     if source is not None:
         settings.update(source=str(source.path), source_sha256=source.sha256)
     path = Path(path)
@@ -2222,7 +2249,12 @@ def _window(summary: pd.DataFrame, horizon: float) -> dict[str, str]:
     step = dt.timedelta(hours=1) if hourly else dt.timedelta(days=1)
     show = (lambda d: d.isoformat(timespec="minutes")) if hourly else (lambda d: d.date().isoformat())
     window = {"observation_end": show(end), "forecast_start": show(end + step)}
-    if math.isfinite(horizon):
+    if math.isfinite(horizon) and summary.attrs.get("time_kind") == "discrete":  # the last day of the last occasion
+        from .occasions import occasion_end_dates, occasion_of_days
+
+        end_occasion = occasion_of_days(np.array([(pd.Timestamp(end) - pd.Timestamp(0)).days]), summary.attrs["time_unit"])
+        window["forecast_end"] = show(occasion_end_dates(end_occasion + int(horizon), summary.attrs["time_unit"])[0].to_pydatetime())
+    elif math.isfinite(horizon):
         last = end + dt.timedelta(days=horizon * unit_days(summary.attrs["time_unit"]))
         window["forecast_end"] = show(last)
     else:
@@ -2309,6 +2341,10 @@ def run(
     RunError
         With the exit code of its class; nothing in the output directory has changed.
     """
+    if config.input.kind == "subscriptions":
+        from .pipeline_subscriptions import run_subscriptions
+
+        return run_subscriptions(config, log=log, dry_run=dry_run, progressbar=progressbar, command=command, out=out)
     started = datetime.now(timezone.utc)
     t0 = time.perf_counter()
     journal = Journal(log)
@@ -2318,8 +2354,13 @@ def run(
     check_writable(config.output.dir)
     check_forecast_memory(fc.n_draws)
 
+    discrete = discrete_keys(mc.transaction_keys)
+    if discrete and spec.engine == "auto":  # the summary in occasions is computed by pandas
+        spec = dataclasses.replace(spec, engine="pandas")
     with journal.step("read"):
         tx = read_transactions(spec)
+    if discrete and config.input.engine == "auto":
+        tx = dataclasses.replace(tx, reason=f"{label(mc.transaction_keys[0])} summarises in occasions with pandas")
     _check_outside(tx, config.output.dir)
     spec = resolve_amount(spec, tx)
     if spec.amount_col is None and config.costs.any:
@@ -2341,8 +2382,8 @@ def run(
         log.info(f"read attributes {shown(attributes.file.path)}: {attributes.rows:,} customers, columns {', '.join(attributes.columns)}, "
                  f"sha256 {attributes.file.sha256[:16]}...")
     with journal.step("summarize"):
-        summary = summarize(tx, spec, period)
-        split = summarize(tx, spec, period, calibration=True) if period.calibration_end is not None else None
+        summary = summarize(tx, spec, period, discrete=discrete)
+        split = summarize(tx, spec, period, calibration=True, discrete=discrete) if period.calibration_end is not None else None
     report = summary.attrs.get("report", {})
     dropped = report.get("dropped") or {}
     late = int(report.get("rows_after_observation_end") or 0)

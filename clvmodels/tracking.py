@@ -227,6 +227,9 @@ def tracking_forecast(
     if unit is None:
         raise ValueError("the model's time unit is unknown; pass time_unit= (for example 'W').")
     unit = normalize_unit(unit)
+    discrete = getattr(transaction_model, "time_kind", "continuous") == "discrete"
+    if discrete and period != int(period):
+        raise ValueError(f"period={period!r}: {model_name} counts occasions; give a whole number of them (1 for each occasion).")
     tx, end_period = _validate_transactions(
         transactions,
         customer_col=customer_col,
@@ -234,27 +237,38 @@ def tracking_forecast(
         amount_col=None,
         date_format=date_format,
         observation_end=observation_end,
-        time_unit=unit,
-        resolution=None,
+        time_unit="D" if discrete else unit,
+        resolution="D" if discrete else None,
         invalid=invalid,
         duplicates=duplicates,
     )
     codes, customers = _factorize_customers(tx.ids)
+    when_all = tx.period
+    if discrete:  # one transaction per (customer, occasion), times in occasions
+        from .occasions import occasion_of_days
+
+        when_all = occasion_of_days(tx.period, unit)
+        end_period = int(occasion_of_days(np.array([end_period]), unit)[0])
     # one transaction per (customer, period); sorted, so each customer's first comes first
-    low = int(tx.period.min())
-    span = int(tx.period.max()) - low + 1
-    key = np.unique(codes * span + (tx.period - low))
+    low = int(when_all.min())
+    span = int(when_all.max()) - low + 1
+    key = np.unique(codes * span + (when_all - low))
     customer, when = key // span, key % span + low
     is_first = np.concatenate(([True], customer[1:] != customer[:-1]))
-    per_unit = unit_days(unit) * _NS_PER_DAY / RESOLUTIONS[tx.resolution]
+    per_unit = 1.0 if discrete else unit_days(unit) * _NS_PER_DAY / RESOLUTIONS[tx.resolution]
     start = int(when[is_first].min())
     first_time = (when[is_first] - start) / per_unit
     repeat_time = (when[~is_first] - start) / per_unit
     horizon = (end_period + 1 - start) / per_unit
+    if discrete:
+        # occasion r (from 0, the first occasion of the log) holds the transactions of r; the
+        # expected count through r is E[X(r - s)] for a customer first seen at occasion s
+        repeat_time = repeat_time - 1.0
+        horizon -= 1.0
     n_periods = max(1, int(np.ceil(horizon / period - 1e-9)))
     edges = period * np.arange(1, n_periods + 1, dtype=np.float64)
     edges[-1] = horizon
-    actual = np.bincount(np.minimum((repeat_time // period).astype(np.int64), n_periods - 1), minlength=n_periods)
+    actual = np.bincount(np.minimum((np.maximum(repeat_time, 0.0) // period).astype(np.int64), n_periods - 1), minlength=n_periods)
 
     trials, weights = np.unique(first_time, return_counts=True)
     expected_cumulative = expected_repeat_transactions(transaction_model, edges, trials, weights)
@@ -265,8 +279,14 @@ def tracking_forecast(
     cumulative_lower, cumulative_upper = np.quantile(cumulative_draws, quantiles, axis=0)
     expected_lower, expected_upper = np.quantile(per_period_draws, quantiles, axis=0)
 
-    origin = pd.Timestamp(start * RESOLUTIONS[tx.resolution], unit="ns")
-    index = pd.DatetimeIndex(origin + pd.to_timedelta(edges * unit_days(unit), unit="D"), name="period_end")
+    if discrete:  # the last day of each occasion
+        from .occasions import occasion_end_dates
+
+        origin = occasion_end_dates(np.array([start]), unit)[0]
+        index = pd.DatetimeIndex(occasion_end_dates(start + edges.astype(np.int64), unit), name="period_end")
+    else:
+        origin = pd.Timestamp(start * RESOLUTIONS[tx.resolution], unit="ns")
+        index = pd.DatetimeIndex(origin + pd.to_timedelta(edges * unit_days(unit), unit="D"), name="period_end")
     frame = pd.DataFrame(
         {
             "actual": actual,

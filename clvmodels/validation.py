@@ -196,13 +196,16 @@ class HoldoutReport:
         )
 
 
-def holdout_arrays(data: pd.DataFrame) -> tuple[SummaryArrays, np.ndarray, np.ndarray]:
+def holdout_arrays(data: pd.DataFrame, discrete: bool = False) -> tuple[SummaryArrays, np.ndarray, np.ndarray]:
     """The calibration summary and the holdout counts and durations of ``data``, checked.
 
     Parameters
     ----------
     data : DataFrame
-        As from :func:`clvmodels.calibration_holdout_split`.
+        As from :func:`clvmodels.calibration_holdout_split` (or, ``discrete``,
+        :func:`clvmodels.discrete_summary` with ``calibration_end``: occasions).
+    discrete : bool
+        The summary of a model in discrete time (``n_periods``; the holdout in occasions).
 
     Returns
     -------
@@ -221,7 +224,7 @@ def holdout_arrays(data: pd.DataFrame) -> tuple[SummaryArrays, np.ndarray, np.nd
     >>> actual.tolist(), horizon.tolist()
     ([1, 0], [39.0, 39.0])
     """
-    s = validate_summary(data)
+    s = validate_summary(data, discrete=discrete)
     missing = [c for c in ("frequency_holdout", "duration_holdout") if c not in data.columns]
     if missing:
         raise ValueError(
@@ -557,7 +560,7 @@ def evaluate_holdout(
         raise ValueError(f"n_draws={n_draws!r} must be a whole number >= 0 (0: no parameter uncertainty).")
     if not 0 < significance < 1:
         raise ValueError(f"significance={significance!r} must be between 0 and 1, for example 0.01.")
-    s, actual, horizon = holdout_arrays(data)
+    s, actual, horizon = holdout_arrays(data, discrete=model.time_kind == "discrete")
     from .models.base import check_units
 
     check_units(model, data)

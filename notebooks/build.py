@@ -967,6 +967,478 @@ BATCH = [
 ]
 
 # ------------------------------------------------------------------------------------------------
+# 5. Subscriptions: retention, survival projections and subscriber CLV
+# ------------------------------------------------------------------------------------------------
+
+SUBSCRIPTIONS = [
+    md("""
+    # From a subscription log to survival projections and subscriber CLV with intervals
+
+    Notebooks 1-4 and 6 are about *non-contractual* customers, who buy when they like and leave
+    without saying so. A subscription business is *contractual*: subscribers pay every period
+    until they cancel, and a cancellation is seen. The questions change: **how many of this
+    year's subscribers will still be here in five years, what is each active subscriber worth,
+    and how sure are we?**
+
+    The model is the shifted-beta-geometric (sBG) of Fader & Hardie (2007, "How to project
+    customer retention"). At the end of each period a subscriber cancels with their own
+    probability θ, the same every period; θ varies across subscribers as a Beta(`alpha`,
+    `beta`) distribution. Two parameters, fitted on the survivors of past periods, project the
+    survivors of future periods and value each active subscriber.
+
+    The path: (1) the paper's two cohorts, projected five years ahead with bands and checked
+    against what happened; (2) a subscription log (start and end dates) reduced to renewals and
+    cancellations, with the right censoring; (3) each active subscriber's discounted expected
+    residual lifetime and value, with credible and predictive intervals, and the customer base's
+    total; (4) a Bayesian fit; (5) the same job as `clvmodels run`.
+    """),
+    code("""
+    import tempfile
+    from pathlib import Path
+
+    import matplotlib.pyplot as plt
+    import numpy as np
+    import pandas as pd
+
+    import clvmodels
+    from clvmodels import ShiftedBetaGeo, plotting
+    from clvmodels.datasets import simulate_subscription_log
+    from clvmodels.models.shifted_beta_geo import survivors_to_patterns
+
+    pd.set_option("display.precision", 3)
+    pd.set_option("display.max_columns", 20)
+    """),
+    md("""
+    ## 1. The paper's two cohorts
+
+    Fader & Hardie (2007, table 1) follow two cohorts of 1,000 customers who signed up in the
+    same year, a "regular" and a "high end" one: the number still subscribed at the start of
+    each year, 0 to 12. They fit the model on years 0 to 7 and project years 8 to 12. Their
+    estimates: `alpha` 0.704, `beta` 1.182 (regular) and `alpha` 0.668, `beta` 3.806 (high end).
+
+    `survivors_to_patterns` turns a column of survivor counts into what the model fits: the
+    customers lost between two years cancelled after that many renewals; those left at year 7
+    are still active after 7 renewals (right censored). `fit_cohorts` fits each cohort apart.
+    """),
+    code("""
+    ACTUAL = {
+        "regular": [1000, 631, 468, 382, 326, 289, 262, 241, 223, 207, 194, 183, 173],
+        "high end": [1000, 869, 743, 653, 593, 551, 517, 491, 468, 445, 427, 409, 394],
+    }
+    FITTED = 7  # the last year fitted on
+    print(pd.DataFrame(ACTUAL, index=pd.RangeIndex(13, name="year")).T.to_string())
+
+    patterns = pd.concat([survivors_to_patterns(counts[: FITTED + 1], time_unit="Y").assign(cohort=name)
+                          for name, counts in ACTUAL.items()], ignore_index=True)
+    patterns.attrs["time_unit"] = "Y"
+    fits = ShiftedBetaGeo().fit_cohorts(patterns, sample_weight="weight")
+    fits.summary(ci=0.9)
+    """),
+    md("""
+    These are the paper's estimates. Now the projection of years 8 to 12, with two bands at
+    90%:
+
+    - the **credible band** is the uncertainty of the *expected* survival curve: the curve
+      drawn at 500 draws of `alpha, beta` from the fit's uncertainty (the asymptotic normal
+      of the log-parameters);
+    - the **predictive band** is what a cohort of 1,000 may actually show: in each draw, a
+      cohort of 1,000 lifetimes is simulated, so the band adds the cohort's own chance to the
+      parameters' uncertainty. Actual counts should fall inside it.
+    """),
+    code("""
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.5), sharey=True)
+    for ax, (name, counts) in zip(axes, ACTUAL.items()):
+        plotting.plot_survival_projection(fits[name], counts, fitted_periods=FITTED, n_draws=500, random_seed=1, ax=ax)
+        ax.set_title(f"{name}: " + ax.get_title())
+    fig.tight_layout()
+    """),
+    code("""
+    rows = {}
+    for name, counts in ACTUAL.items():
+        curve = fits[name].survival_curve(range(FITTED + 1, 13), n_draws=500, random_seed=1, cohort_size=1000)
+        curve = curve.set_index("period").assign(actual=counts[FITTED + 1:])
+        curve["inside"] = curve["actual"].between(curve["survivors_pred_lower"], curve["survivors_pred_upper"])
+        rows[name] = curve[["actual", "survivors", "survivors_lower", "survivors_upper",
+                            "survivors_pred_lower", "survivors_pred_upper", "inside"]]
+    projection = pd.concat(rows, names=["cohort", "year"])
+    error = (projection["survivors"] / projection["actual"] - 1).abs()
+    print(f"years {FITTED + 1}-12: projected within {error.max():.1%} of the actual counts; "
+          f"{projection['inside'].sum()} of {len(projection)} actual counts inside their 90% predictive band")
+    projection.round(1)
+    """),
+    md("""
+    Eight years of data project the next five closely, the actual counts lying inside the
+    predictive bands. The predictive band is the wider one: besides what eight years of one
+    cohort leave unknown about `alpha, beta`, a cohort of 1,000 has its own chance of who
+    happens to stay.
+
+    ### Why retention rates rise
+
+    The retention rate of year t is the share of the year's subscribers who renew,
+    `r(t) = S(t) / S(t - 1) = (beta + t - 1) / (alpha + beta + t - 1)` (Fader & Hardie 2007,
+    eq. 8). It rises with tenure, as the actual rates do:
+    """),
+    code("""
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.5), sharey=True)
+    for ax, (name, counts) in zip(axes, ACTUAL.items()):
+        plotting.plot_retention_projection(fits[name], counts, fitted_periods=FITTED, n_draws=500, random_seed=1, ax=ax)
+        ax.set_title(f"{name}: " + ax.get_title())
+    fig.tight_layout()
+    """),
+    md("""
+    Yet in the model nobody becomes more loyal: each customer's churn probability θ is fixed
+    for life. The rise is **heterogeneity**: customers with a high θ leave first, so each year
+    the survivors are a more selected group with lower θ. Given survival to year t, θ has a
+    Beta(`alpha`, `beta + t`) distribution, with mean `alpha / (alpha + beta + t)`, exactly
+    one minus the next retention rate. A simulation of the regular cohort shows it: every
+    simulated customer keeps their own θ, and still the mean θ of those alive falls.
+    """),
+    code("""
+    regular = fits["regular"]
+    simulated = regular.simulate(np.full(100_000, 12), random_seed=1)  # lifetime_ and theta_ of each customer
+    alpha, beta = regular.params_["alpha"], regular.params_["beta"]
+    years = np.arange(13)
+    selection = pd.DataFrame({
+        "alive": [(simulated["lifetime_"] > t).mean() for t in years],
+        "mean_theta_of_alive (simulated)": [simulated.loc[simulated["lifetime_"] > t, "theta_"].mean() for t in years],
+        "alpha / (alpha + beta + t)": alpha / (alpha + beta + years),
+        "next_retention_rate": regular.retention_rate(years + 1),
+    }, index=pd.Index(years, name="year"))
+    selection
+    """),
+    md("""
+    The consequence for valuation: a subscriber who has renewed many times is likely one with a
+    low θ, so is worth more than a new one. A model that gives everyone the average retention
+    rate undervalues the loyal and overvalues the new (Fader & Hardie 2010).
+
+    ## 2. A subscription log
+
+    A real business has no survivor table, but a log: one row per subscription, with its start
+    date, its end (cancellation) date, missing while it is active, and its monthly price. Here
+    a simulated one: 5,000 monthly subscribers starting between January 2021 and December
+    2023, with sBG lifetimes drawn from the paper's regular-cohort parameters (so we know the
+    truth), observed up to 31 December 2023.
+    """),
+    code("""
+    TRUTH = {"alpha": 0.704, "beta": 1.182}
+    log = simulate_subscription_log(5000, TRUTH["alpha"], TRUTH["beta"], random_seed=1)
+    print(f"{len(log):,} subscriptions started {log.start.min():%Y-%m-%d} to {log.start.max():%Y-%m-%d}; "
+          f"{log.end.notna().sum():,} have ended, {log.end.isna().sum():,} are active")
+    log.head()
+    """),
+    md("""
+    `subscription_summary` reduces the log to one row per subscriber, in monthly billing
+    periods: `renewals` (renewal dates survived: the monthly anniversaries of the start date),
+    `churned` (a cancellation the model counts), `cancelled` (ended on or before the end of
+    observation) and the `cohort` (the month of the start).
+    """),
+    code("""
+    summary = clvmodels.subscription_summary(log, period="M", observation_end="2023-12-31", price_col="price")
+    report = summary.attrs["report"]
+    print({k: report[k] for k in ("customers", "churned", "censored", "cancelled", "cancelled_after_last_renewal")})
+    summary.head()
+    """),
+    md("""
+    ### What censoring means here
+
+    An active subscriber with n renewals has paid for n + 1 months and may pay for more: their
+    lifetime is *right censored*, at least n + 1 months (`T > n`), which the likelihood counts
+    as the probability `S(n)` of surviving n renewals. A subscriber who cancelled after n
+    renewals had a lifetime of exactly n + 1 months.
+
+    One subtlety. The end of observation falls inside each subscriber's current month. Those who
+    cancel within that unfinished month are seen; those who will cancel later in the same month
+    are not yet. Counting the first as churn while counting the second as survivors biases the
+    fit toward churn. So by default (`censoring="last_renewal"`) each subscriber is observed
+    up to their last renewal date on or before the end of observation, a date fixed by their
+    start alone, and a cancellation after it is censored there: such subscribers are `cancelled`
+    but not `churned`.
+    """),
+    code("""
+    for who in (summary.index[~summary["cancelled"]][0], summary.index[summary["churned"]][0]):
+        row = summary.loc[who]
+        status = (f"cancelled after {row.renewals} renewals: a lifetime of {row.renewals + 1} months" if row.churned
+                  else f"active after {row.renewals} renewals: a lifetime of at least {row.renewals + 1} months")
+        print(f"subscriber {who} (started {row.start:%Y-%m-%d}): {status}")
+    summary[summary["cancelled"] & ~summary["churned"]].head()
+    """),
+    md("""
+    On 5,000 subscribers the bias is small against the sampling error, so here it is on a larger
+    simulated log of 500,000 subscribers, with the two choices of `censoring`, against the true
+    parameters:
+    """),
+    code("""
+    big = simulate_subscription_log(500_000, TRUTH["alpha"], TRUTH["beta"], random_seed=2)
+    censoring = {}
+    for how in ("last_renewal", "observation_end"):
+        fitted = ShiftedBetaGeo().fit(clvmodels.subscription_summary(big, period="M", observation_end="2023-12-31",
+                                                                     censoring=how)).summary()
+        for name, truth in TRUTH.items():
+            censoring[(how, name)] = {"estimate": fitted.loc[name, "estimate"], "std_error": fitted.loc[name, "std_error"],
+                                      "truth": truth,
+                                      "standard errors off": (fitted.loc[name, "estimate"] - truth) / fitted.loc[name, "std_error"]}
+    censoring = pd.DataFrame(censoring).T.rename_axis(["censoring", "parameter"])
+    censoring
+    """),
+    md("""
+    Stopping at the end of observation puts `alpha` several standard errors off the truth; the
+    last renewal date does not. (The benchmark `benchmarks/bench_subscriptions.py` shows the
+    same on a million subscribers.)
+
+    ### The cohort table
+
+    `cohort_survivors` gives the table of the paper for each monthly cohort: subscribers still
+    active at the start of each month of their tenure. A cohort's count is known only as long
+    as every member's status is: recent cohorts have missing (`<NA>`) later months, never
+    counted as churn.
+    """),
+    code("""
+    survivors = clvmodels.cohort_survivors(summary)
+    print(f"{len(survivors)} monthly cohorts, tenure 0-{survivors.columns[-1]} months")
+    pd.concat([survivors.head(4), survivors.tail(4)]).iloc[:, :14]
+    """),
+    md("""
+    ### The fit
+
+    One fit on all 5,000 subscribers: every cohort shares `alpha` and `beta`. The simulation's
+    true values should lie within the 90% intervals (they do nine times in ten).
+    """),
+    code("""
+    model = ShiftedBetaGeo().fit(summary)
+    table = model.summary(ci=0.9).assign(truth=pd.Series(TRUTH))
+    print(f"{model.n_customers_:,} subscribers, time unit {model.time_unit_!r}, log-likelihood {model.loglik_:,.1f}")
+    table
+    """),
+    md("""
+    Do the cohorts really share parameters? Fitting each year's starters apart and comparing
+    with the shared fit by a likelihood-ratio test (`CohortFits.shared_test`) answers it; a
+    large p-value says the separate fits are not better than chance (as they should not be
+    here: the simulation gives everyone the same parameters).
+    """),
+    code("""
+    by_year = ShiftedBetaGeo().fit_cohorts(summary.assign(year=summary["start"].dt.year.astype(str)), by="year")
+    shared = by_year.shared_test(model)
+    print(f"likelihood ratio {shared['statistic']:.2f} on {shared['df']:.0f} degrees of freedom, p = {shared['p_value']:.2f}")
+    by_year.summary(ci=0.9)[["estimate", "lower", "upper", "n_customers"]]
+    """),
+    md("""
+    ### Projections
+
+    The 2021 starters, taken together as one cohort (each counted from their own start), have
+    been observed for at least 24 months. Their own fit above (as the paper fits each cohort
+    apart) projects the next 12, with the predictive band of a cohort of their size. The fit
+    shared by all years projects them a little differently: by chance, each year's starters
+    differ somewhat from the average, as the estimates by year show.
+    """),
+    code("""
+    starters_2021 = clvmodels.cohort_survivors(summary[summary["start"].dt.year == 2021].assign(cohort="2021"))
+    counts_2021 = starters_2021.loc["2021"].drop("size").dropna().astype(int).to_numpy()
+    size_2021 = counts_2021[0]
+    print(f"{size_2021:,} subscribers started in 2021; {counts_2021[-1]:,} still active after {len(counts_2021) - 1} months; "
+          f"projected after 36 months: {size_2021 * by_year['2021'].survival(36):,.0f} by their own fit, "
+          f"{size_2021 * model.survival(36):,.0f} by the shared fit")
+    ax = plotting.plot_survival_projection(by_year["2021"], counts_2021, periods=range(37), n_draws=500, random_seed=1)
+    """),
+    md("""
+    ## 3. Each active subscriber's value
+
+    The value of an active subscriber is their **discounted expected residual lifetime** (DERL,
+    Fader & Hardie 2010), the expected discounted number of payments still to come, times the
+    margin per payment. The convention is the paper's: this month is paid; the next renewal
+    counts undiscounted and the k-th after it is discounted by `(1 + d)^-k`. Here the margin is
+    an assumed 80% of the price and the discount rate 10% a year (`d` per month is the same
+    compounding over a month).
+
+    The DERL depends on the renewals made: given n renewals, a subscriber's θ is
+    Beta(`alpha`, `beta + n`), so long-standing subscribers are worth more:
+    """),
+    code("""
+    ax = plotting.plot_derl_by_renewals(model, range(37), discount_rate=0.1, n_draws=500, random_seed=1)
+    """),
+    md("""
+    `forecast_subscribers` values every active subscriber over parameter draws. Subscribers who
+    cancelled are worth nothing more and it drops them, counting them in its settings: the
+    churned, and those who cancelled after their last renewal date (censored in the fit, but
+    gone all the same). Two intervals at 90%:
+
+    - **credible** (`clv_lower`, `clv_upper`): how sure we are of the subscriber's *expected*
+      value, from 1,000 draws of `alpha, beta`;
+    - **predictive** (`clv_pred_lower`, `clv_pred_upper`): what the subscriber may actually
+      bring, simulating their own θ given their renewals and their remaining renewals in each
+      draw. It is very wide: one subscriber cancels next month, another stays for years.
+    """),
+    code("""
+    result = clvmodels.forecast_subscribers(model, summary.assign(margin=0.8 * summary["price"]), margin="margin",
+                                            discount_rate=0.1, n_draws=1000, random_seed=1)
+    values = result.to_frame()
+    print(f"{len(values):,} active subscribers valued (of {len(summary):,}; dropped: "
+          f"{result.settings['dropped_churned']:,} churned, {result.settings['dropped_cancelled_since_last_renewal']:,} "
+          f"cancelled since their last renewal); discount rate {result.settings['discount_rate_per_period']:.3%} a month")
+    examples = [values[(values["renewals"] == n) & (values["margin"] == values["margin"].median())].index[0]
+                for n in (0, 6, 12, 24)]
+    values.loc[examples, ["renewals", "margin", "derl", "derl_lower", "derl_upper", "clv", "clv_lower", "clv_upper",
+                          "clv_pred_lower", "clv_pred_upper"]]
+    """),
+    md("""
+    At the same price, a subscriber with 24 renewals is worth several times a new one. The
+    credible intervals are narrow (5,000 subscribers pin `alpha, beta` down); the predictive
+    ones run from nothing (or one payment) to many times the expected value.
+
+    The **customer base's** residual value is the sum over the active subscribers; its credible
+    interval comes from the same draws (the total of each draw), so it is the uncertainty of the
+    expected total, not a range for what the base will actually bring:
+    """),
+    code("""
+    base = result.summary()
+    clv_total = base.loc["clv"]
+    print(f"the {len(values):,} active subscribers: expected residual value {clv_total['estimate']:,.0f} "
+          f"(90% credible interval {clv_total['lower']:,.0f} to {clv_total['upper']:,.0f}), "
+          f"{base.loc['derl', 'estimate']:,.0f} discounted payments to come")
+    base
+    """),
+    md("""
+    ### Export
+
+    `to_csv` and `to_parquet` write one row per subscriber, atomically; the CSV carries the
+    settings as `#` lines on top. Here into a temporary directory:
+    """),
+    code("""
+    with tempfile.TemporaryDirectory() as folder:
+        csv = result.to_csv(Path(folder) / "subscribers.csv")
+        parquet = result.to_parquet(Path(folder) / "subscribers.parquet")
+        print("".join(line for line in csv.open() if line.startswith("#")))
+        back_csv = pd.read_csv(csv, comment="#", index_col=0)
+        back_parquet = pd.read_parquet(parquet)
+        assert np.allclose(back_csv["clv"], values["clv"]) and np.allclose(back_parquet["clv"], values["clv"])
+        print(f"{csv.name}: {csv.stat().st_size:,} bytes; {parquet.name}: {parquet.stat().st_size:,} bytes; "
+              f"{len(back_csv):,} rows each")
+    """),
+    md("""
+    ## 4. A Bayesian fit
+
+    `fit(summary, method="nuts")` samples the posterior of `alpha, beta` with the No-U-Turn
+    sampler (nutpie when installed), under weakly informative log-normal priors
+    (`ShiftedBetaGeo.default_priors`). It is quick: the likelihood is evaluated once per
+    distinct `(renewals, churned)` pattern, not once per subscriber.
+    """),
+    code("""
+    import time
+
+    start = time.perf_counter()
+    bayes = ShiftedBetaGeo(chains=2, tune=1000, draws=1000, random_seed=2, progressbar=False).fit(summary, method="nuts")
+    print(f"2 chains of 1,000 draws in {time.perf_counter() - start:.1f} s")
+    bayes.summary(ci=0.9)
+    """),
+    md("""
+    The forecast accepts the fitted posterior as it is: its parameter draws are then posterior
+    draws instead of draws from the normal approximation at the maximum-likelihood estimate.
+    """),
+    code("""
+    posterior = clvmodels.forecast_subscribers(bayes, summary.assign(margin=0.8 * summary["price"]), margin="margin", discount_rate=0.1,
+                                               n_draws=1000, random_seed=1)
+    compared = pd.DataFrame({
+        fit_name: {"alpha": fitted_model.params_["alpha"], "beta": fitted_model.params_["beta"],
+                   "base CLV": forecast.summary().loc["clv", "estimate"],
+                   "base CLV lower": forecast.summary().loc["clv", "lower"],
+                   "base CLV upper": forecast.summary().loc["clv", "upper"]}
+        for fit_name, fitted_model, forecast in (("maximum likelihood", model, result), ("NUTS", bayes, posterior))
+    })
+    shift = compared.loc["base CLV", "NUTS"] / compared.loc["base CLV", "maximum likelihood"] - 1
+    print(f"draws: {result.settings['draws']} vs {posterior.settings['draws']}; "
+          f"the base's value moves by {shift:+.1%}")
+    compared
+    """),
+    md("""
+    With 5,000 subscribers the data dominate the priors and the posterior is close to the normal
+    approximation: NUTS changes the base's value and its interval very little. A Bayesian fit
+    earns its cost when the data are few (a new product's first cohorts, a small segment), where
+    the priors keep `alpha, beta` sensible and the posterior's skew makes the intervals
+    asymmetric; it also gives the convergence diagnostics above (`r_hat`, effective sample
+    sizes).
+
+    ## 5. The batch job
+
+    The same steps as a scheduled command: `clvmodels run CONFIG.toml` with
+    `[input] kind = "subscriptions"` reads the log (CSV or Parquet), summarises it in the
+    billing period `[summary] time_unit`, fits `[model] retention = "sbg"` and values every
+    active subscriber with `[forecast]`. With `price_col`, `margin` is the share of the price
+    kept. Here from Python, `clvmodels.cli.main([...])`, in a temporary directory:
+    """),
+    code("""
+    from clvmodels.cli import main as clvmodels_run
+
+    job_dir = tempfile.TemporaryDirectory()
+    work = Path(job_dir.name)
+    log.to_csv(work / "subscriptions.csv", index=False, date_format="%Y-%m-%d")
+    config = '''
+    seed = 1
+    on_nonconvergence = "fail"
+
+    [input]
+    path = "subscriptions.csv"
+    kind = "subscriptions"
+    customer_col = "customer_id"
+    start_col = "start"
+    end_col = "end"
+    price_col = "price"
+
+    [summary]
+    time_unit = "M"                   # the billing period
+    observation_end = 2023-12-31
+
+    [model]
+    retention = "sbg"
+
+    [forecast]
+    horizon = inf                     # every future renewal (needs a positive discount rate)
+    discount_rate = 0.1               # a year
+    margin = 0.8                      # share of the price
+    ci = 0.9
+    n_draws = 1000
+
+    [output]
+    dir = "subscriptions-run"
+    plots = false
+    '''
+    (work / "subscriptions.toml").write_text(config.lstrip())
+    exit_code = clvmodels_run(["run", str(work / "subscriptions.toml"), "-q"])
+    print("exit code", exit_code)
+    for path in sorted((work / "subscriptions-run").iterdir()):
+        print(f"{path.stat().st_size:>9,}  {path.name}")
+    """),
+    code("""
+    predictions = pd.read_csv(work / "subscriptions-run" / "predictions.csv", comment="#", index_col=0)
+    same_rows = set(predictions.index) == set(values.index)
+    same_values = same_rows and np.allclose(predictions.loc[values.index, "clv"], values["clv"], rtol=1e-9)
+    print(f"{len(predictions):,} subscribers valued; the library's active subscribers: {same_rows}; "
+          f"their expected values: {same_values}")
+    predictions.loc[examples]
+    """),
+    code("""
+    # the claims above, checked each time the notebook runs
+    for name, (a, b) in {"regular": (0.704, 1.182), "high end": (0.668, 3.806)}.items():
+        assert abs(fits[name].params_["alpha"] - a) < 5e-4 and abs(fits[name].params_["beta"] - b) < 5e-4
+    assert projection["inside"].all() and error.max() < 0.05
+    assert np.allclose(selection["mean_theta_of_alive (simulated)"], selection["alpha / (alpha + beta + t)"], rtol=0.05)
+    assert np.allclose(1 - selection["alpha / (alpha + beta + t)"], selection["next_retention_rate"])
+    assert selection["next_retention_rate"].is_monotonic_increasing
+    off = censoring["standard errors off"].abs()
+    assert off["last_renewal"].max() < 2 and off.loc[("observation_end", "alpha")] > 4
+    assert report["cancelled_after_last_renewal"] > 0 and survivors.iloc[-1].isna().any()
+    assert ((table["lower"] < table["truth"]) & (table["truth"] < table["upper"])).all()
+    assert shared["p_value"] > 0.05
+    assert values.groupby("renewals")["derl"].first().is_monotonic_increasing
+    assert values.loc[examples, "clv"].is_monotonic_increasing and values.loc[examples[-1], "clv"] > 3 * values.loc[examples[0], "clv"]
+    assert (values["clv_lower"] <= values["clv"]).all() and (values["clv"] <= values["clv_upper"]).all()
+    assert (values["clv_pred_upper"] - values["clv_pred_lower"] > 3 * (values["clv_upper"] - values["clv_lower"])).all()
+    assert not (set(values.index) & set(summary.index[summary["cancelled"]]))
+    assert bayes.converged_ and abs(shift) < 0.02
+    assert exit_code == 0 and same_rows and same_values
+    job_dir.cleanup()
+    """),
+]
+
+# ------------------------------------------------------------------------------------------------
 # 6. Segments and net CLV
 # ------------------------------------------------------------------------------------------------
 
@@ -1373,6 +1845,7 @@ NOTEBOOKS = {
     "02_bayesian": BAYESIAN,
     "03_validation": VALIDATION,
     "04_batch": BATCH,
+    "05_subscriptions": SUBSCRIPTIONS,
     "06_segments": SEGMENTS,
 }
 

@@ -34,6 +34,25 @@ HISTORIES = (
     np.array([0.0, 5.0, 30.43, 20.0, 38.0, 38.5, 2.0]),
     np.array([38.86, 38.86, 38.86, 40.0, 39.0, 39.0, 52.0]),
 )
+#: the same for a model in discrete time (whole occasions, frequency <= recency <= n_periods)
+HISTORIES_DISCRETE = (
+    np.array([0.0, 1.0, 2.0, 5.0, 3.0, 6.0, 0.0]),
+    np.array([0.0, 1.0, 4.0, 6.0, 5.0, 10.0, 0.0]),
+    np.array([6.0, 6.0, 6.0, 6.0, 8.0, 10.0, 1.0]),
+)
+
+
+def _discrete(cls: type) -> bool:
+    return cls.time_kind == "discrete"
+
+
+def _histories(cls: type) -> tuple[np.ndarray, ...]:
+    return HISTORIES_DISCRETE if _discrete(cls) else HISTORIES
+
+
+#: the holdout the simulated customers are followed for, in the model's time
+def _holdout(cls: type) -> float:
+    return 5.0 if _discrete(cls) else 39.0
 
 
 def _draws(model_class: type, n: int = 5, seed: int = 0) -> pd.DataFrame:
@@ -47,10 +66,12 @@ def _draws(model_class: type, n: int = 5, seed: int = 0) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def simulated(transaction_model_class):
     """20,000 customers simulated from the example parameters, with a holdout of 39 weeks."""
+    cls = transaction_model_class
     rng = np.random.default_rng(20261130)
-    T = rng.uniform(26.0, 78.0, 20_000)
-    sim = transaction_model_class.formulas.simulate(transaction_model_class.example_params, T, holdout=39.0, random_seed=rng)
-    sim.attrs["time_unit"] = "W"
+    # continuous: T in weeks; discrete: 4 to 12 occasions observed (years of a yearly occasion)
+    T = rng.integers(4, 13, 20_000).astype(float) if _discrete(cls) else rng.uniform(26.0, 78.0, 20_000)
+    sim = cls.formulas.simulate(cls.example_params, T, holdout=_holdout(cls), random_seed=rng)
+    sim.attrs["time_unit"] = "Y" if _discrete(cls) else "W"
     return sim
 
 
@@ -69,9 +90,12 @@ def test_declares_the_protocol(transaction_model_class):
         "loglik", "prob_alive", "expected_purchases", "expected_purchases_new", "prob_purchases",
         "prob_purchases_conditional", "prob_purchases_table", "discounted_purchases_if_alive",
         "discounted_purchases_if_alive_discrete", "discounted_expected_purchases",
-        "discounted_expected_purchases_discrete", "simulate", "simulate_future_if_alive",
+        "discounted_expected_purchases_discrete", "simulate",
+        "simulate_future_occasions" if _discrete(cls) else "simulate_future_if_alive",
     ):
         assert callable(getattr(cls.formulas, name, None)), f"{cls.__name__}.formulas lacks {name}"
+    assert cls.time_kind in ("continuous", "discrete")
+    assert len(cls.columns) == 3 and cls.columns[:2] == ("frequency", "recency")
 
 
 def test_fit_recovers_known_parameters(transaction_model_class, fitted):
@@ -87,7 +111,7 @@ def test_automatic_gradient_matches_the_likelihood(transaction_model_class, simu
     """The PyTensor gradient of the one likelihood against central differences of the numpy
     likelihood, and any hand-written objective against both."""
     cls = transaction_model_class
-    x, t_x, T = (simulated[c].to_numpy(dtype=float)[:500] for c in ("frequency", "recency", "T"))
+    x, t_x, T = (simulated[c].to_numpy(dtype=float)[:500] for c in cls.columns)
     w = np.ones(len(x))
     theta = pd.Series(cls.example_params)[list(cls.param_names)].to_numpy() * 1.1
     value, grad = loglik_objective(cls, (x, t_x, T), w)(theta)
@@ -107,36 +131,39 @@ def test_automatic_gradient_matches_the_likelihood(transaction_model_class, simu
 
 def test_prob_alive_is_a_probability(transaction_model_class):
     f = transaction_model_class.formulas
-    alive = f.prob_alive(_draws(transaction_model_class), *HISTORIES)
-    assert alive.shape == (5, len(HISTORIES[0]))
+    histories = _histories(transaction_model_class)
+    alive = f.prob_alive(_draws(transaction_model_class), *histories)
+    assert alive.shape == (5, len(histories[0]))
     assert np.all((alive >= 0) & (alive <= 1))
 
 
 def test_pmf_sums_to_one_and_its_mean_is_the_expectation(transaction_model_class):
     cls = transaction_model_class
     f, params = cls.formulas, cls.example_params
+    histories = _histories(cls)
     n = np.arange(400.0)
     for t in (1.0, 39.0, 104.0):
         pmf = f.prob_purchases(params, n, t)
         assert pmf.sum() == pytest.approx(1.0, abs=1e-8)
         assert n @ pmf == pytest.approx(float(f.expected_purchases_new(params, t)), rel=1e-7)
-        conditional = f.prob_purchases_conditional(params, n[:, None], t, *HISTORIES)
+        conditional = f.prob_purchases_conditional(params, n[:, None], t, *histories)
         np.testing.assert_allclose(conditional.sum(axis=0), 1.0, atol=1e-8)
-        np.testing.assert_allclose(n @ conditional, f.expected_purchases(params, t, *HISTORIES), rtol=1e-7)
-        table = f.prob_purchases_table(params, 399, t, *HISTORIES)
+        np.testing.assert_allclose(n @ conditional, f.expected_purchases(params, t, *histories), rtol=1e-7)
+        table = f.prob_purchases_table(params, 399, t, *histories)
         np.testing.assert_allclose(table, conditional, rtol=1e-9, atol=1e-14)
 
 
 def test_simulated_customers_agree_with_the_formulas(transaction_model_class, simulated):
     """Mean calibration and holdout purchases of simulated customers against E[X(T)] and the
     conditional expectation given each simulated history (4 standard errors)."""
-    f, params = transaction_model_class.formulas, transaction_model_class.example_params
-    x, T = simulated["frequency"].to_numpy(float), simulated["T"].to_numpy(float)
+    cls = transaction_model_class
+    f, params = cls.formulas, cls.example_params
+    x, T = simulated["frequency"].to_numpy(float), simulated[cls.columns[2]].to_numpy(float)
     expected = f.expected_purchases_new(params, T)
     se = x.std() / np.sqrt(len(x))
     assert abs(x.mean() - expected.mean()) < 4 * se
     holdout = simulated["frequency_holdout"].to_numpy(float)
-    predicted = f.expected_purchases(params, 39.0, x, simulated["recency"].to_numpy(float), T)
+    predicted = f.expected_purchases(params, _holdout(cls), x, simulated["recency"].to_numpy(float), T)
     assert abs(holdout.mean() - predicted.mean()) < 4 * holdout.std() / np.sqrt(len(x))
 
 
@@ -148,8 +175,12 @@ def test_simulated_futures_follow_the_model(transaction_model_class, discounting
     names = transaction_model_class.param_names
     params_gg = {"p": 6.25, "q": 3.74, "gamma": 15.44}
     n = 200_000
-    x, t_x, T, m = np.array([2.0]), np.array([30.43]), np.array([38.86]), np.array([35.0])
-    horizon, delta, period, rate = 52.0, 0.01, 4.0, 0.05
+    if _discrete(transaction_model_class):  # occasions: a longer horizon, a period of two occasions
+        x, t_x, T, m = np.array([2.0]), np.array([4.0]), np.array([6.0]), np.array([35.0])
+        horizon, delta, period, rate = 12.0, 0.1, 2.0, 0.15
+    else:
+        x, t_x, T, m = np.array([2.0]), np.array([30.43]), np.array([38.86]), np.array([35.0])
+        horizon, delta, period, rate = 52.0, 0.01, 4.0, 0.05
     alive = f.prob_alive(params, x, t_x, T)
     tx_arrays = tuple(np.full((n, 1), params[k]) for k in names)
     gg_arrays = tuple(np.full((n, 1), params_gg[k]) for k in gg.PARAM_NAMES)
@@ -171,7 +202,7 @@ def test_simulated_futures_follow_the_model(transaction_model_class, discounting
 
 def test_discounting_tends_to_no_discounting(transaction_model_class):
     f, draws = transaction_model_class.formulas, _draws(transaction_model_class)
-    x, t_x, T = HISTORIES
+    x, t_x, T = _histories(transaction_model_class)
     undiscounted = f.expected_purchases(draws, 52.0, x, t_x, T)
     np.testing.assert_allclose(f.discounted_expected_purchases(draws, 52.0, 0.0, x, t_x, T), undiscounted, rtol=1e-8)
     np.testing.assert_allclose(f.discounted_expected_purchases(draws, 52.0, 1e-7, x, t_x, T), undiscounted, rtol=1e-5)
@@ -194,7 +225,7 @@ def test_save_and_load_round_trip(transaction_model_class, fitted, tmp_path):
     assert type(loaded) is transaction_model_class
     pd.testing.assert_series_equal(loaded.params_, fitted.params_)
     pd.testing.assert_frame_equal(loaded.covariance_, fitted.covariance_)
-    assert loaded.loglik_ == fitted.loglik_ and loaded.time_unit_ == "W"
+    assert loaded.loglik_ == fitted.loglik_ and loaded.time_unit_ == fitted.time_unit_
 
 
 def test_bayesian_logp_is_the_likelihood_plus_the_log_prior(transaction_model_class, simulated):
@@ -226,14 +257,19 @@ def test_map_fit_runs_through_the_protocol(transaction_model_class, simulated):
     assert set(model.priors_) == set(transaction_model_class.param_names)
 
 
-def test_forecast_gives_every_column_with_bounds_in_order(transaction_model_class, cdnow_calibration):
-    data = cdnow_calibration
+def test_forecast_gives_every_column_with_bounds_in_order(transaction_model_class, cdnow_calibration, simulated):
+    if _discrete(transaction_model_class):  # 3,000 simulated customers with simulated spend
+        data = simulated.iloc[:3000].drop(columns=["frequency_holdout", "duration_holdout"])
+        data["monetary_value"] = gg.simulate({"p": 6.25, "q": 3.74, "gamma": 15.44}, data["frequency"], random_seed=3)["monetary_value"].to_numpy()
+        columns = [c if c != "T" else "n_periods" for c in COLUMNS]
+    else:
+        data, columns = cdnow_calibration, list(COLUMNS)
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
         model = transaction_model_class().fit(data)
     spend = GammaGamma().fit(data)
     table = forecast(model, spend, data, horizon=52, discount_rate=0.15, n_draws=200, random_seed=1).to_frame()
-    assert list(table.columns) == list(COLUMNS)
+    assert list(table.columns) == columns
     assert table.notna().all().all()
     for name in ("prob_alive", "expected_purchases", "expected_spend", "clv"):
         assert (table[f"{name}_lower"] <= table[name] * (1 + 1e-9) + 1e-12).all(), name

@@ -49,10 +49,11 @@ def test_cdnow_master():
 
 def test_donations():
     d = load_donations()
-    assert list(d.columns) == ["frequency", "recency", "periods", "weights"]
-    assert len(d) == 22 and d["weights"].sum() == 11104
-    assert (d["periods"] == 6).all()
-    assert np.all((d["recency"] >= d["frequency"].clip(upper=1)) & (d["recency"] <= d["periods"]))
+    assert list(d.columns) == ["frequency", "recency", "n_periods", "weight"]
+    assert len(d) == 22 and d["weight"].sum() == 11104
+    assert (d["n_periods"] == 6).all()
+    assert np.all((d["recency"] >= d["frequency"]) & (d["recency"] <= d["n_periods"]))
+    assert d.attrs["time_unit"] == "Y"
 
 
 def test_apparel():

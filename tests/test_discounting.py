@@ -141,3 +141,21 @@ def test_hypergeometric_function_where_scipy_fails():
     np.testing.assert_allclose(bg._hyp2f1_negative(a, b, c, z), reference, rtol=1e-7)
     # the case that made scipy return -inf: c - a within 1e-14 of -1
     assert bg._hyp2f1_negative(18.1 + 1, 2.4, 2.4 + (0.7 + 15), -1.493) == pytest.approx(0.10278582259732, rel=1e-12)
+
+
+def test_hypergeometric_function_where_every_closed_form_fails():
+    """Where scipy's three forms are all nan (large a of the dropout Beta: the quadrature of the
+    Euler integral is the answer), and that quadrature alone across the space, against mpmath.
+
+    The quadrature once used the Beta density's exponents as quad's algebraic weight whatever
+    their size; with exponents of 60 and 170 it returned 2.5e11 for a value of 0.28."""
+    assert bg._hyp2f1_negative(1.0, 60.0, 231.0, -10.0) == pytest.approx(0.2797721669836806, rel=1e-11)
+    rng = np.random.default_rng(7)
+    n = 60
+    a = np.exp(rng.uniform(-3, 3, n))
+    b = np.exp(rng.uniform(-3, 6, n))
+    c = b + np.exp(rng.uniform(-3, 6, n))
+    z = -np.exp(rng.uniform(-3, 9, n))
+    with mpmath.workdps(25):
+        reference = np.array([float(mpmath.hyp2f1(*args)) for args in zip(a, b, c, z)])
+    np.testing.assert_allclose(bg._euler_integral(a, b, c, z, z / (z - 1)), reference, rtol=1e-10)

@@ -305,14 +305,22 @@ def test_dry_run_says_what_the_comparison_would_do(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("key", list(registered()))
-def test_fit_takes_every_registered_model(tmp_path, key):
+@pytest.mark.parametrize("key", [*registered("transactions"), *registered("spend")])
+def test_fit_takes_every_registered_model(tmp_path, key, capsys):
     summary = tmp_path / "s.csv"
     tx = tmp_path / "tx.csv"
     load_cdnow_sample()[["customer_id", "date", "amount"]].to_csv(tx, index=False, date_format="%Y-%m-%d")
-    assert main(["summarize", str(tx), "-o", str(summary), "--time-unit", "W", "-q"]) == 0
+    discrete = getattr(model_class(key), "time_kind", "continuous") == "discrete"
+    # a model in discrete occasions (BG/BB) is fitted on a summary in occasions (here months)
+    assert main(["summarize", str(tx), "-o", str(summary), "--time-unit", "M" if discrete else "W", "-q"]
+                + (["--occasions"] if discrete else [])) == 0
     assert main(["fit", str(summary), "--model", key, "-o", str(tmp_path / "m.json"), "-q"]) == 0
     assert json.loads((tmp_path / "m.json").read_text(encoding="utf-8-sig"))
+    if discrete:  # and a summary in continuous time is refused with the fix
+        capsys.readouterr()
+        assert main(["summarize", str(tx), "-o", str(summary), "--time-unit", "W", "-q"]) == 0
+        assert main(["fit", str(summary), "--model", key, "-o", str(tmp_path / "m2.json"), "-q"]) == 2
+        assert "clvmodels summarize --occasions --time-unit Y" in capsys.readouterr().err
 
 
 def test_compare_command(tmp_path, capsys):

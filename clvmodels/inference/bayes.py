@@ -292,7 +292,7 @@ def _spec(model: str | type | Any) -> _Spec:
     return _Spec(
         tuple(cls.param_names),
         tuple(cls.columns),
-        "purchases" if cls.kind == "transactions" else "spend",
+        {"transactions": "purchases", "spend": "spend", "retention": "renewals"}[cls.kind],
         cls.formulas.loglik,
         getattr(_kernels, kernel_name) if kernel_name else None,
     )

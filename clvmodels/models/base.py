@@ -760,11 +760,14 @@ def _bootstrap_chunk(
 # -- the model protocol ------------------------------------------------------------------------------
 
 
-def check_time(t: Any) -> Any:
-    """A time or array of times: finite and >= 0 (in the data's time unit)."""
+def check_time(t: Any, discrete: bool = False) -> Any:
+    """A time or array of times: finite and >= 0 (in the data's time unit); for a model in
+    discrete time (``discrete``), whole numbers of occasions."""
     arr = np.asarray(t, dtype=np.float64)
     if not np.all(np.isfinite(arr)) or np.any(arr < 0):
         raise ValueError(f"t={t!r} must be finite and >= 0 (in the data's time unit).")
+    if discrete and np.any(arr != np.round(arr)):
+        raise ValueError(f"t={t!r} must hold whole numbers: a model in discrete time counts occasions.")
     return arr if arr.ndim else float(arr)
 
 
@@ -855,6 +858,10 @@ class TransactionModel(Model):
     key: ClassVar[str] = ""
     display_name: ClassVar[str] = ""
     columns: ClassVar[tuple[str, ...]] = ("frequency", "recency", "T")
+    #: ``"continuous"``: times are durations in the data's time unit; ``"discrete"``: the model
+    #: counts transaction occasions (BG/BB): ``T`` is the summary's ``n_periods``, and every time
+    #: argument (``t``, horizons) is a whole number of occasions
+    time_kind: ClassVar[str] = "continuous"
     formulas: ClassVar[Any] = None
     #: whether the model takes time-invariant covariates (:mod:`clvmodels.models.covariates`)
     supports_covariates: ClassVar[bool] = False
@@ -1012,14 +1019,14 @@ class TransactionModel(Model):
         with ``lazy``, a function making it)."""
         from ..data import compress_patterns, validate_summary
 
-        s = validate_summary(data)
+        s = validate_summary(data, discrete=self.time_kind == "discrete")
         row_weights = _weights_of(data, sample_weight)
         patterns, weights, inverse = compress_patterns(s.frequency, s.recency, s.T)
         if row_weights is not None:
             patterns, weights, inverse = weighted_patterns(patterns, inverse, row_weights)
 
         def observed() -> pd.DataFrame:
-            return pd.DataFrame({"frequency": s.frequency, "recency": s.recency, "T": s.T}, index=s.index)
+            return pd.DataFrame(dict(zip(self.columns, (s.frequency, s.recency, s.T))), index=s.index)
 
         return patterns, weights, inverse, (observed if lazy else observed())
 
@@ -1051,7 +1058,7 @@ class TransactionModel(Model):
 
         self._check_fitted()
         check_units(self, data)
-        return validate_summary(data)
+        return validate_summary(data, discrete=self.time_kind == "discrete")
 
     def loglik_per_customer(self, data: pd.DataFrame) -> pd.Series:
         """Log-likelihood of each customer at the fitted parameters.
@@ -1105,7 +1112,7 @@ class TransactionModel(Model):
         """
         s = self._summary(data)
         params = self.customer_params(self.params_, data)
-        values = self.formulas.expected_purchases(params, check_time(t), s.frequency, s.recency, s.T)
+        values = self.formulas.expected_purchases(params, check_time(t, self.time_kind == "discrete"), s.frequency, s.recency, s.T)
         return pd.Series(values, index=s.index, name="expected_purchases")
 
     def expected_purchases_new(self, t: Any, data: pd.DataFrame | None = None) -> np.ndarray | pd.Series | pd.DataFrame:
@@ -1126,9 +1133,9 @@ class TransactionModel(Model):
         """
         self._check_fitted()
         if getattr(self, "covariates_", None) is None:
-            return self.formulas.expected_purchases_new(self.params_, check_time(t))
+            return self.formulas.expected_purchases_new(self.params_, check_time(t, self.time_kind == "discrete"))
         params = self.customer_params(self.params_, data)
-        t = check_time(t)
+        t = check_time(t, self.time_kind == "discrete")
         if np.ndim(t) == 0:
             return pd.Series(self.formulas.expected_purchases_new(params, t), index=data.index, name="expected_purchases_new")
         values = self.formulas.expected_purchases_new(params, np.asarray(t)[:, None])
@@ -1156,7 +1163,7 @@ class TransactionModel(Model):
         2            0.883  0.068  0.028
         """
         self._check_fitted()
-        t = check_time(t)
+        t = check_time(t, self.time_kind == "discrete")
         n_arr = np.asarray(n)
         if np.any(n_arr < 0) or np.any(n_arr != np.round(n_arr)):
             raise ValueError("n must hold whole numbers >= 0.")

@@ -344,30 +344,52 @@ def _hyp2f1_negative(a: Any, b: Any, c: Any, z: Any) -> np.ndarray:
     direct series, then adaptive quadrature of the Euler integral are used in turn.
     """
     a, b, c, z = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (a, b, c, z)))
-    w = z / (z - 1.0)
-    value = (1.0 - z) ** -b * special.hyp2f1(b, c - a, c, w)
-    for fallback in (
-        lambda a, b, c, z, w: (1.0 - z) ** -a * special.hyp2f1(a, c - b, c, w),
-        lambda a, b, c, z, w: special.hyp2f1(a, b, c, z),
-        _euler_integral,
-    ):
-        bad = ~((value > 0.0) & (value <= 1.0 + 1e-12))
-        if not bad.any():
-            break
-        value[bad] = fallback(a[bad], b[bad], c[bad], z[bad], w[bad])
-    return value
+    shape = a.shape
+    a, b, c, z = (v.reshape(-1) for v in (a, b, c, z))
+    with np.errstate(all="ignore"):  # a form that fails gives nan or inf, and the next is tried
+        w = z / (z - 1.0)
+        value = (1.0 - z) ** -b * special.hyp2f1(b, c - a, c, w)
+        for fallback in (
+            lambda a, b, c, z, w: (1.0 - z) ** -a * special.hyp2f1(a, c - b, c, w),
+            lambda a, b, c, z, w: special.hyp2f1(a, b, c, z),
+            _euler_integral,
+        ):
+            bad = ~((value > 0.0) & (value <= 1.0 + 1e-12))
+            if not bad.any():
+                break
+            value[bad] = fallback(a[bad], b[bad], c[bad], z[bad], w[bad])
+    return value.reshape(shape)
 
 
 def _euler_integral(a: np.ndarray, b: np.ndarray, c: np.ndarray, z: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """``E[(1 - z p)^(-a)]`` with ``p ~ Beta(b, c - b)`` by adaptive quadrature, one value at a time."""
+    """``E[(1 - z p)^(-a)]`` with ``p ~ Beta(b, c - b)`` by adaptive quadrature, one value at a time.
+
+    An end where the Beta density is infinite (exponent ``b - 1`` or ``c - b - 1`` below 0) is
+    quad's algebraic weight, exact there; the rest of the density, with its normalising
+    constant, is in the integrand in log space, and the density's mode is a break point, so a
+    peaked density (large ``b`` and ``c - b``) is integrated where its mass is.
+    """
     out = np.empty(a.shape)
     for i, (ai, bi, ci, zi) in enumerate(zip(a, b, c, z)):
-        # the Beta density's p^(b-1) (1-p)^(c-b-1) is quad's algebraic weight, exact at both ends
-        value, _ = integrate.quad(
-            lambda p, ai=ai, zi=zi: float(np.exp(-ai * np.log1p(-zi * p))),
-            0.0, 1.0, weight="alg", wvar=(bi - 1.0, ci - bi - 1.0), limit=200, epsabs=0.0, epsrel=1e-12,
-        )
-        out[i] = value * np.exp(-special.betaln(bi, ci - bi))
+        left, right = bi - 1.0, ci - bi - 1.0
+        log_norm = special.betaln(bi, ci - bi)
+
+        def integrand(p: float, e_left: float, e_right: float, ai: float = ai, zi: float = zi, log_norm: float = log_norm) -> float:
+            exponent = -ai * np.log1p(-zi * p) - log_norm
+            if e_left:
+                exponent += e_left * np.log(p) if p > 0.0 else (-np.inf if e_left > 0 else np.inf)
+            if e_right:
+                exponent += e_right * np.log1p(-p) if p < 1.0 else (-np.inf if e_right > 0 else np.inf)
+            return float(np.exp(exponent))
+
+        mode = min(max(left / (left + right), 1e-9), 1.0 - 1e-9) if left > 0.0 and right > 0.0 else 0.5
+        # [0, mode] with p^left as the weight where it is infinite at 0; [mode, 1] likewise at 1
+        w_left, w_right = min(left, 0.0), min(right, 0.0)
+        first, _ = integrate.quad(integrand, 0.0, mode, args=(left - w_left, right), weight="alg", wvar=(w_left, 0.0),
+                                  limit=200, epsabs=0.0, epsrel=1e-12)
+        second, _ = integrate.quad(integrand, mode, 1.0, args=(left, right - w_right), weight="alg", wvar=(0.0, w_right),
+                                   limit=200, epsabs=0.0, epsrel=1e-12)
+        out[i] = first + second
     return out
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 __all__ = ["register", "model_class", "registered", "model_key"]
 
-KINDS = ("transactions", "spend")
+KINDS = ("transactions", "spend", "retention")
 
 _REGISTRY: dict[str, type] = {}
 
@@ -22,7 +22,7 @@ def register(cls: type) -> type:
     """Class decorator: add a model class to the registry under ``cls.key``.
 
     The class declares ``key`` (lower case, used in configs and model files), ``display_name``
-    (for people), ``kind`` (``"transactions"`` or ``"spend"``) and ``param_names``.
+    (for people), ``kind`` (``"transactions"``, ``"spend"`` or ``"retention"``) and ``param_names``.
     """
     key = getattr(cls, "key", None)
     if not isinstance(key, str) or not key or key != key.lower():

@@ -21,6 +21,8 @@ heterogeneity and spend             :func:`plot_heterogeneity`, :func:`plot_purc
 customer lifetime value             :func:`plot_clv_distribution`, :func:`plot_top_customers`
 models compared                     :func:`plot_compare_holdout`, :func:`plot_compare_tracking`
 segments                            :func:`plot_segments`, :func:`plot_cohorts`
+subscribers (retention)             :func:`plot_survival_projection`, :func:`plot_retention_projection`,
+                                    :func:`plot_derl_by_renewals`
 Bayesian fits (ArviZ)               :func:`plot_trace`, :func:`plot_rank`, :func:`plot_posterior`,
                                     :func:`plot_prior_posterior`
 ==================================  ============================================================
@@ -40,6 +42,7 @@ from __future__ import annotations
 from .bayes import plot_posterior, plot_prior_posterior, plot_rank, plot_trace
 from .compare import plot_compare_holdout, plot_compare_tracking
 from .segments import plot_cohorts, plot_segments
+from .retention import plot_derl_by_renewals, plot_retention_projection, plot_survival_projection
 from .customers import (
     plot_clv_distribution,
     plot_customer_history,
@@ -88,4 +91,7 @@ __all__ = [
     "plot_compare_tracking",
     "plot_segments",
     "plot_cohorts",
+    "plot_survival_projection",
+    "plot_retention_projection",
+    "plot_derl_by_renewals",
 ]

@@ -99,11 +99,20 @@ def frequency_recency_grid(
         raise ValueError(f"T={T!r} must be positive (the customers' age, in time units).")
     if int(max_frequency) != max_frequency or max_frequency < 1:
         raise ValueError(f"max_frequency={max_frequency!r} must be a whole number >= 1.")
-    recency_edges = np.linspace(0.0, float(T), int(n_recency) + 1)
-    recency = (recency_edges[:-1] + recency_edges[1:]) / 2
+    discrete = getattr(model, "time_kind", "continuous") == "discrete"
+    if discrete:  # occasions: one cell per recency 0..n; the impossible cells (x > t_x) stay empty
+        if T != int(T):
+            raise ValueError(f"T={T!r}: {type(model).__name__} counts occasions; give n_periods, a whole number.")
+        recency = np.arange(int(T) + 1, dtype=np.float64)
+        recency_edges = np.arange(int(T) + 2, dtype=np.float64) - 0.5
+    else:
+        recency_edges = np.linspace(0.0, float(T), int(n_recency) + 1)
+        recency = (recency_edges[:-1] + recency_edges[1:]) / 2
     frequency = np.arange(int(max_frequency) + 1, dtype=np.float64)
     x = frequency[:, None]
     t_x = np.where(x == 0, 0.0, recency[None, :])  # no repeat purchase: recency is 0
+    if discrete:
+        t_x = np.maximum(t_x, x)  # evaluated where possible, masked below
     if n_draws is None:
         values = quantity(point_params(model), x, t_x, float(T))
     else:
@@ -116,13 +125,17 @@ def frequency_recency_grid(
             shaped = {name: chunk[name].to_numpy()[:, None, None] for name in names}  # (S, 1, 1)
             values += quantity(shaped, x[None], t_x[None], float(T)).sum(axis=0)
         values /= len(draws)
-    return recency_edges, np.arange(int(max_frequency) + 2) - 0.5, np.broadcast_to(values, (len(frequency), len(recency))).copy()
+    values = np.broadcast_to(values, (len(frequency), len(recency))).copy()
+    if discrete:
+        values = np.ma.masked_array(values, mask=(x > recency[None, :]) | ((x == 0) & (recency[None, :] > 0)))
+    return recency_edges, np.arange(int(max_frequency) + 2) - 0.5, values
 
 
-def _grid_defaults(data: pd.DataFrame | None, T: float | None, max_frequency: int | None) -> tuple[float, int]:
+def _grid_defaults(data: pd.DataFrame | None, T: float | None, max_frequency: int | None, model: Any = None) -> tuple[float, int]:
     if data is not None:
         if T is None:
-            T = float(np.asarray(data["T"], dtype=np.float64).max())
+            column = "n_periods" if getattr(model, "time_kind", "continuous") == "discrete" else "T"
+            T = float(np.asarray(data[column], dtype=np.float64).max())
         if max_frequency is None:
             max_frequency = max(int(np.asarray(data["frequency"]).max()), 1)
     if T is None or max_frequency is None:
@@ -239,7 +252,7 @@ def plot_prob_alive_heatmap(
     (30, 80)
     """
     prob_alive = model_formulas(model, "transactions").prob_alive
-    T, max_frequency = _grid_defaults(data, T, max_frequency)
+    T, max_frequency = _grid_defaults(data, T, max_frequency, model)
     grid = frequency_recency_grid(model, prob_alive, T=T, max_frequency=max_frequency, n_recency=n_recency, n_draws=n_draws, random_seed=random_seed)
     unit = time_unit_of(data, model)
     how = "point estimate" if n_draws is None else f"mean over {n_draws} parameter draws"
@@ -300,7 +313,7 @@ def plot_expected_purchases_heatmap(
     if not np.isfinite(t) or t <= 0:
         raise ValueError(f"t={t!r} must be a positive horizon in the model's time unit.")
     expected_purchases = model_formulas(model, "transactions").expected_purchases
-    T, max_frequency = _grid_defaults(data, T, max_frequency)
+    T, max_frequency = _grid_defaults(data, T, max_frequency, model)
 
     def quantity(params: Any, x: np.ndarray, t_x: np.ndarray, age: float) -> np.ndarray:
         return expected_purchases(params, float(t), x, t_x, age)

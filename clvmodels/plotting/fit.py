@@ -139,7 +139,7 @@ def plot_calibration_fit(model: Any, data: pd.DataFrame, *, max_frequency: int =
     if int(max_frequency) != max_frequency or max_frequency < 1:
         raise ValueError(f"max_frequency={max_frequency!r} must be a whole number >= 1.")
     max_frequency = int(max_frequency)
-    s = validate_summary(data)
+    s = validate_summary(data, discrete=getattr(model, "time_kind", "") == "discrete")
     observed = np.bincount(np.minimum(s.frequency.astype(np.int64), max_frequency), minlength=max_frequency + 1)
     expected = expected_frequency_counts(model, s.T, max_frequency)
     ax = new_axes(ax)
@@ -197,7 +197,7 @@ def holdout_by_frequency(model: Any, data: pd.DataFrame, *, max_frequency: int =
     if int(max_frequency) != max_frequency or max_frequency < 1:
         raise ValueError(f"max_frequency={max_frequency!r} must be a whole number >= 1.")
     expected_purchases = model_formulas(model, "transactions").expected_purchases
-    s, actual, horizon = holdout_arrays(data)
+    s, actual, horizon = holdout_arrays(data, discrete=getattr(model, "time_kind", "") == "discrete")
     predicted = expected_purchases(point_params(model), horizon, s.frequency, s.recency, s.T)
     group = np.minimum(s.frequency.astype(np.int64), int(max_frequency))
     size = np.bincount(group, minlength=int(max_frequency) + 1)
@@ -264,7 +264,7 @@ def holdout_group_intervals(
     """
     expected_purchases = model_formulas(model, "transactions").expected_purchases
     point_params(model)
-    s, _, horizon = holdout_arrays(data)
+    s, _, horizon = holdout_arrays(data, discrete=getattr(model, "time_kind", "") == "discrete")
     max_frequency = len(table) - 1
     group = np.minimum(s.frequency.astype(np.int64), max_frequency)
     rng = np.random.default_rng(random_seed)
@@ -433,7 +433,7 @@ def interval_coverage(
     (array([0.815, 0.947]), array([0.502, 0.889]))
     """
     levels = np.asarray(levels, dtype=np.float64)
-    s, actual, horizon = holdout_arrays(data)
+    s, actual, horizon = holdout_arrays(data, discrete=getattr(model, "time_kind", "") == "discrete")
     y = actual.astype(np.int64)
     params = point_params(model)
     low_q, high_q = (1 - levels) / 2, (1 + levels) / 2

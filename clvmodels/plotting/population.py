@@ -102,6 +102,9 @@ def plot_purchase_rate_distribution(
     'Mean r/alpha = 0.055 per week'
     """
     params = point_params(model)
+    if _occasions(model):  # BG/BB: a probability of a transaction at each occasion
+        return _beta_density(model, params, ("alpha", "beta"), "p", "Probability of a transaction at each occasion while alive, p",
+                             "purchase", "C0", n_draws=n_draws, ci=ci, random_seed=random_seed, ax=ax)
     _require_params(model, ("r", "alpha"), "a purchase rate lambda ~ Gamma(r, alpha)")
     r, alpha = (float(v) for v in unpack(params, ("r", "alpha")))
     dist = stats.gamma(r, scale=1 / alpha)
@@ -176,30 +179,48 @@ def plot_dropout_distribution(
     """
     params = point_params(model)
     names = tuple(getattr(model, "param_names", ()))
+    if _occasions(model):  # BG/BB: a probability of dropping out at each occasion
+        return _beta_density(model, params, ("gamma", "delta"), "theta", "Probability of dropping out at each occasion, theta",
+                             "dropout", "C2", n_draws=n_draws, ci=ci, random_seed=random_seed, ax=ax)
     if {"s", "beta"} <= set(names) and not {"a", "b"} <= set(names):
         return _dropout_rate(model, params, n_draws=n_draws, ci=ci, random_seed=random_seed, ax=ax)
     _require_params(model, ("a", "b"), "a dropout probability p ~ Beta(a, b) or a dropout rate mu ~ Gamma(s, beta)")
-    a, b = (float(v) for v in unpack(params, ("a", "b")))
+    return _beta_density(model, params, ("a", "b"), "p", "Probability of dropping out after a purchase, p", "dropout", "C2",
+                         n_draws=n_draws, ci=ci, random_seed=random_seed, ax=ax)
+
+
+def _occasions(model: Any) -> bool:
+    return getattr(model, "time_kind", "continuous") == "discrete" and {"alpha", "beta", "gamma", "delta"} <= set(getattr(model, "param_names", ()))
+
+
+def _beta_density(model: Any, params: Any, names: tuple[str, str], symbol: str, xlabel: str, what: str, color: str, *,
+                  n_draws: int, ci: float, random_seed: Any, ax: Axes | None) -> Axes:
+    """A probability ``~ Beta(names)`` across customers: its density on (0, 1) with a band over
+    parameter draws; the mean is marked. A density infinite at 0 or 1 is cut where the curve
+    is still informative."""
+    a, b = (float(v) for v in unpack(params, names))
     grid = np.linspace(0.0, 1.0, 401)[1:-1]
     density = stats.beta.pdf(grid, a, b)
     ax = new_axes(ax)
-    top = density[grid >= 0.02].max()
+    inner = (grid >= 0.02) & (grid <= 0.98)
+    top = density[inner].max()
     if n_draws:
         check_level(ci)
         draws = param_draws(model, n_draws, random_seed)
-        d_a, d_b = (draws[c].to_numpy()[:, None] for c in ("a", "b"))
+        d_a, d_b = (draws[c].to_numpy()[:, None] for c in names)
         lower, upper = _band(stats.beta.pdf(grid, d_a, d_b), ci)
-        ax.fill_between(grid, lower, upper, color="C2", alpha=0.25, lw=0, label=f"{ci:.0%} band over {n_draws} parameter draws")
-        top = max(top, upper[grid >= 0.02].max())
-    ax.plot(grid, density, color="C2", lw=2, label=f"Beta(a={a:.3g}, b={b:.3g})")
+        ax.fill_between(grid, lower, upper, color=color, alpha=0.25, lw=0, label=f"{ci:.0%} band over {n_draws} parameter draws")
+        top = max(top, upper[inner].max())
+    first, second = names
+    ax.plot(grid, density, color=color, lw=2, label=f"Beta({first}={a:.3g}, {second}={b:.3g})")
     mean = a / (a + b)
-    ax.axvline(mean, color="C3", ls="--", label=f"Mean a/(a+b) = {mean:.3g}")
+    ax.axvline(mean, color="C3", ls="--", label=f"Mean {first}/({first}+{second}) = {mean:.3g}")
     ax.set(
         xlim=(0, 1),
         ylim=(0, 1.1 * top),
-        xlabel="Probability of dropping out after a purchase, p",
+        xlabel=xlabel,
         ylabel="Density",
-        title=f"Heterogeneity in dropout ({model_name(model)})",
+        title=f"Heterogeneity in {what} ({model_name(model)})",
     )
     ax.legend(loc="upper right", fontsize="small")
     return ax
