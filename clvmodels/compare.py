@@ -326,7 +326,7 @@ def compare_models(
     >>> from clvmodels.models import registered
     >>> data = calibration_holdout_split(load_cdnow_sample(), calibration_end="1997-09-30",
     ...                                  time_unit="W")
-    >>> fits = {key: cls().fit(data) for key, cls in registered("transactions").items()}
+    >>> fits = {key: cls().fit(data) for key, cls in registered("transactions", time_kind="continuous").items()}
     >>> with warnings.catch_warnings():
     ...     warnings.simplefilter("ignore")  # the models fail CDNOW's holdout: the table says so
     ...     comparison = compare_models(fits, data, random_seed=1)

@@ -663,7 +663,7 @@ VALIDATION = [
     three on the same calibration period and puts their fit and their holdout side by side.
     """),
     code("""
-    fits = {key: cls().fit(data) for key, cls in clvmodels.registered("transactions").items()}
+    fits = {key: cls().fit(data) for key, cls in clvmodels.registered("transactions", time_kind="continuous").items()}
     comparison = clvmodels.compare_models(fits, data, random_seed=1, warn=False)
     comparison.table[["model", "loglik", "bic", "predicted_total", "total_lower", "total_upper",
                       "relative_error", "mae", "pit_p_value", "holdout_passed"]]

@@ -143,3 +143,24 @@ def test_the_prob_alive_grid_of_bgbb_is_the_grid_of_possible_histories():
     assert ax.collections[0].get_array().shape == (7, 7)
     with pytest.raises(ValueError, match="counts occasions"):
         frequency_recency_grid(model, bg_bb.prob_alive, T=6.5, max_frequency=6)
+
+
+def test_with_amounts_the_job_adds_gamma_gamma_spend_per_occasion(tmp_path, log_file):
+    """Amounts summed per (donor, occasion), the repeat occasions' mean is the spend that
+    Gamma-Gamma fits; the forecast then has CLV columns, discounted per occasion."""
+    log = pd.read_csv(log_file)
+    rng = np.random.default_rng(8)
+    log["amount"] = np.round(rng.gamma(4.0, 12.0, len(log)), 2)
+    path = tmp_path / "with_amounts.csv"
+    log.to_csv(path, index=False)
+    job = _job(tmp_path, path)
+    job.write_text(job.read_text().replace('amount_col = ""', 'amount_col = "amount"'))
+    assert main(["run", str(job), "-q"]) == 0
+    out = tmp_path / "out"
+    assert sorted(p.name for p in out.iterdir()) == ["bgbb.json", "gamma-gamma.json", "manifest.json", "predictions.csv"]
+    table = pd.read_csv(out / "predictions.csv", comment="#", index_col=0)
+    summary = discrete_summary(log.assign(date=pd.to_datetime(log["date"])), occasion="Y", amount_col="amount",
+                               observation_end="2001-12-31")
+    np.testing.assert_allclose(table.sort_index()["monetary_value"], summary.sort_index()["monetary_value"], rtol=1e-9)  # the CSV keeps 10 digits
+    assert {"clv", "clv_lower", "clv_upper", "clv_pred_lower", "clv_pred_upper", "expected_spend"} <= set(table.columns)
+    assert (table["clv_lower"] <= table["clv"]).all() and (table["clv"] <= table["clv_upper"]).all()

@@ -42,8 +42,12 @@ def _ensure_loaded() -> None:
     from . import __name__ as _package  # noqa: F401  (importing clvmodels.models registers every model)
 
 
-def registered(kind: str | None = None) -> dict[str, type]:
+def registered(kind: str | None = None, time_kind: str | None = None) -> dict[str, type]:
     """The registered model classes by key, optionally of one ``kind``, in registration order.
+
+    ``time_kind`` keeps the transaction models of continuous time (``"continuous"``: BG/NBD,
+    Pareto/NBD, MBG/NBD, fitted on the same summary and so comparable) or of discrete occasions
+    (``"discrete"``: BG/BB).
 
     Examples
     --------
@@ -51,11 +55,16 @@ def registered(kind: str | None = None) -> dict[str, type]:
     ['gamma-gamma']
     >>> "bgnbd" in registered("transactions")
     True
+    >>> "bgbb" in registered("transactions", time_kind="continuous")
+    False
     """
     _ensure_loaded()
     if kind is not None and kind not in KINDS:
         raise ValueError(f"kind={kind!r}; use one of {KINDS}.")
-    return {k: c for k, c in _REGISTRY.items() if kind is None or c.kind == kind}
+    if time_kind not in (None, "continuous", "discrete"):
+        raise ValueError(f"time_kind={time_kind!r}; use 'continuous' or 'discrete'.")
+    return {k: c for k, c in _REGISTRY.items()
+            if (kind is None or c.kind == kind) and (time_kind is None or getattr(c, "time_kind", None) == time_kind)}
 
 
 def model_class(name: Any, kind: str | None = None) -> type:
