@@ -165,7 +165,7 @@ def run_subscriptions(
     if dry_run:
         out(f"would fit {label(key)} ({mc.method}) to {len(summary):,} subscribers of {source} and value the {active:,} active ones "
             f"over {'all future periods' if math.isinf(fc.horizon) else f'{fc.horizon:g} {_PERIODS.get(unit, unit)}'} "
-            f"at {fc.discount_rate:g} a year; would write {PREDICTIONS}, {COHORTS}, {file} and {MANIFEST} to {shown(config.output.dir)}")
+            f"at {fc.discount_rate:.1%} a year; would write {PREDICTIONS}, {COHORTS}, {file} and {MANIFEST} to {shown(config.output.dir)}")
         return None
 
     with StagedOutput(config.output.dir, protect=(tx.path, config.path)) as staged:

@@ -822,8 +822,11 @@ class TransactionModel(Model):
         files and the command line) and the name people read (``"BG/NBD"``).
     ``param_names``
         The papers' parameter names, in order; every parameter is positive.
-    ``columns``
-        The summary columns the model needs (``frequency, recency, T``).
+    ``columns``, ``time_kind``
+        The summary columns the model needs (``frequency, recency, T``), and whether time is
+        continuous or counts discrete occasions (BG/BB: ``frequency, recency, n_periods``, the
+        third one standing for ``T`` in every formula, times and horizons in whole occasions,
+        and ``simulate_future_occasions`` instead of ``simulate_future_if_alive``).
     ``formulas``
         The model's module, holding the pure broadcasting functions of ``(params, data)``:
         ``loglik(params, frequency, recency, T, *, ops=)`` (written once over numpy and
