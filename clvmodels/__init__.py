@@ -11,6 +11,7 @@ Public names::
     GammaGamma                               Gamma-Gamma model of spend per transaction
     ShiftedBetaGeo, survivors_to_patterns    sBG model of subscribers' retention; survivor counts -> patterns
     forecast_subscribers                     residual value (DERL x margin) of active subscribers, with intervals
+    evaluate_subscriber_holdout              a retention model's renewals after a calibration end, by cohort
     forecast, Forecast                       per-customer CLV with credible and predictive intervals
     evaluate_holdout                         holdout accuracy, interval coverage and PIT
     compare_models                           fit criteria and holdout accuracy of several models
@@ -39,6 +40,7 @@ from .engines.patterns import pattern_table
 from .exceptions import ConvergenceWarning, DataWarning, NotFittedError, StatisticalWarning
 from .forecast import Forecast, forecast
 from .subscriber_forecast import forecast_subscribers
+from .subscriber_holdout import evaluate_subscriber_holdout
 from .inference.bayes import Prior
 from .io import load_model as load
 from .models import BetaGeo, BetaGeoBetaBinom, GammaGamma, ModifiedBetaGeo, ParetoNBD, ShiftedBetaGeo, model_class, registered
@@ -62,6 +64,7 @@ __all__ = [
     "ShiftedBetaGeo",
     "survivors_to_patterns",
     "forecast_subscribers",
+    "evaluate_subscriber_holdout",
     "rfm_summary",
     "discrete_summary",
     "calibration_holdout_split",

@@ -380,7 +380,7 @@ SCHEMA: tuple[Key, ...] = (
     Key("summary", "time_unit", "str", _REQUIRED, 'Unit of recency, T and the horizon: "h", "D", "W", "M" (30.4375 days) or "Y" (365.25 days). For a model in discrete occasions (transactions = "bgbb") the occasion: calendar "Y", "M", "W" (Monday to Sunday) or "D"; the horizon is then a number of occasions.', check=_time_unit),
     Key("summary", "resolution", "str", None, 'Period in which one customer\'s purchases merge into one transaction: "D" or "h"; none means "h" for hourly units, else "D".', check=_resolution),
     Key("summary", "observation_end", "date", None, "Last day observed (its whole day is included); none means the last purchase date in the file."),
-    Key("summary", "calibration_end", "date", None, "End of a calibration period: the transaction model is also fitted up to here and scored on the holdout period after it (holdout_by_frequency.csv, manifest holdout)."),
+    Key("summary", "calibration_end", "date", None, "End of a calibration period: the transaction model is also fitted up to here and scored on the holdout period after it (holdout_by_frequency.csv, manifest holdout); for a subscription log, the retention model is scored on the renewals after it, by start cohort (holdout_by_cohort.csv)."),
     Key("model", "transactions", "str or list[str]", "bgnbd", "Model of purchasing and dropping out: a registered key (clvmodels.models.registry); or a list of keys to compare, for example [\"bgnbd\", \"pareto-nbd\", \"mbgnbd\"]: each is fitted to calibration_end and scored on the holdout (model_comparison.csv), the one that select picks is refitted to observation_end and forecasts; or a table [model.transactions] with model = ... and the settings of that model (of every listed model, with a list); a table [model.KEY] (for example [model.pareto-nbd]) holds one chosen model's own settings (penalty, priors, draws, tune, chains, target_accept, sampler).", check=_model_key("transactions"), convert=_to_model_key),
     Key("model", "spend", "str", "gamma-gamma", "Model of spend per transaction: a registered key; or a table [model.spend] (or [model.KEY]) with model = ... and its own settings, as for transactions.", check=_model_key("spend"), convert=_to_model_key),
     Key("model", "retention", "str", "sbg", "[input] kind = \"subscriptions\": the retention model (a registered retention key: \"sbg\", the shifted-beta-geometric), or a table [model.retention] with model = ... and its own settings.", check=_model_key("retention"), convert=_to_model_key),
@@ -1222,8 +1222,7 @@ def _check_subscriptions(s: dict[str, dict[str, Any]], problems: list[str], give
         problems.append(f"[input] customer_col, start_col, end_col and price_col must be different columns, got {cols}")
     if inp["engine"] == "duckdb":
         problems.append('[input] engine = "duckdb": a subscription log is summarised by pandas; set engine = "pandas" or "auto"')
-    for name, why in (("resolution", "subscriptions renew by whole periods"),
-                      ("calibration_end", "a holdout of subscriptions is not available yet: fit to observation_end")):
+    for name, why in (("resolution", "subscriptions renew by whole periods"),):
         if summ[name] is not None:
             problems.append(f"[summary] {name} does not apply to a subscription log ({why}); remove it")
     for name in ("transactions", "spend", "select", "covariates", "categorical"):

@@ -20,6 +20,11 @@ period and ``observation_end`` the last day observed. The job
    cells empty), the model file, ``manifest.json`` and, with ``[output] plots``, the survival
    projection of the oldest cohort against its actual counts and DERL by renewals.
 
+With ``[summary] calibration_end`` the model is also fitted to the log as it stood then and
+scored on the renewals after it (:func:`clvmodels.evaluate_subscriber_holdout`):
+``holdout_by_cohort.csv`` and the manifest's ``holdout`` (a failed holdout is a warning in plain
+words, listed in the manifest).
+
 The outputs follow the transaction job's rules (:mod:`clvmodels.pipeline`): staged and committed
 at the end, only files a clvmodels run wrote are replaced, the input and the config never.
 """
@@ -63,9 +68,10 @@ from .pipeline import (
     write_json,
 )
 
-__all__ = ["run_subscriptions", "COHORTS"]
+__all__ = ["run_subscriptions", "COHORTS", "HOLDOUT_COHORTS"]
 
 COHORTS = "cohorts.csv"
+HOLDOUT_COHORTS = "holdout_by_cohort.csv"
 _PERIODS = {"D": "days", "W": "weeks", "M": "months", "Y": "years"}
 
 
@@ -137,6 +143,7 @@ def run_subscriptions(
     import dataclasses
 
     from .subscriber_forecast import forecast_subscribers
+    from .subscriber_holdout import evaluate_subscriber_holdout
     from .subscriptions import cohort_survivors
 
     started = datetime.now(timezone.utc)
@@ -169,7 +176,29 @@ def run_subscriptions(
         return None
 
     with StagedOutput(config.output.dir, protect=(tx.path, config.path)) as staged:
-        staged.check_replaceable([PREDICTIONS, COHORTS, MANIFEST, file])
+        staged.check_replaceable([PREDICTIONS, COHORTS, MANIFEST, file, *([HOLDOUT_COHORTS] if period.calibration_end else [])])
+        holdout = None
+        if period.calibration_end is not None:
+            from .exceptions import StatisticalWarning
+
+            calibration_config = dataclasses.replace(config, summary=dataclasses.replace(period, observation_end=period.calibration_end))
+            with journal.step("holdout"):
+                calibration = summarize_subscriptions(calibration_config, tx.frame, source)
+                hold_model = fit_model(key, calibration, mc.method, settings, source)
+            check_converged(hold_model, f"{label(key)} fitted to calibration_end", config.on_nonconvergence, log, journal.take_convergence(), cli=False)
+            with journal.step("holdout"):
+                try:
+                    holdout = evaluate_subscriber_holdout(
+                        hold_model, tx.frame, calibration_end=period.calibration_end, observation_end=summary.attrs["observation_end"],
+                        ci=fc.ci, n_draws=fc.n_draws, random_seed=config.seed, customer_col=spec.customer_col, start_col=spec.start_col,
+                        end_col=spec.end_col, period=period.time_unit, date_format=spec.date_format, invalid=spec.invalid,
+                    )
+                except (ValueError, TypeError) as exc:
+                    raise InputError(f"{source}: {config_terms(one_line(str(exc)))}") from exc
+                holdout.by_cohort.to_csv(staged.path(HOLDOUT_COHORTS), float_format="%.10g", lineterminator="\n")
+                if not holdout.passed:  # a verdict, not an error: logged and listed in the manifest's warnings
+                    warnings.warn(holdout.verdict["message"], StatisticalWarning, stacklevel=2)
+            log.info(holdout.verdict["message"])
         with journal.step("fit_retention"):
             model = fit_model(key, summary, mc.method, settings, source)
         log.info(f"{label(key)} fitted ({mc.method}) to {model.n_customers_:,} subscribers: "
@@ -231,6 +260,10 @@ def run_subscriptions(
             },
             "summary": {k: summary.attrs.get(k) for k in ("time_unit", "observation_end", "censoring")},
             "models": {"retention": record},
+            "holdout": None if holdout is None else {
+                **holdout.verdict, "by_cohort_file": HOLDOUT_COHORTS,
+                "retention_model": _model_record(hold_model, mc.method, None, fc.ci, f"calibration period to {period.calibration_end}"),
+            },
             "forecast": {
                 "kind": "subscribers",
                 "settings": result.settings,
@@ -241,8 +274,9 @@ def run_subscriptions(
                 "cohort": cohort_total,
             },
             "on_nonconvergence": config.on_nonconvergence,
-            "converged": bool(model.converged_),
-            "not_converged": [] if model.converged_ else [label(key)],
+            "converged": bool(model.converged_) and (holdout is None or bool(hold_model.converged_)),
+            "not_converged": ([] if model.converged_ else [label(key)])
+            + ([f"{label(key)} fitted to calibration_end"] if holdout is not None and not hold_model.converged_ else []),
             "warnings": journal.warnings,
             "outputs": staged.describe(),
             "plots": plots,
@@ -253,6 +287,7 @@ def run_subscriptions(
             write_json(staged.path(MANIFEST), manifest)
         staged.commit()
     log.info(f"wrote {PREDICTIONS} ({len(frame):,} active subscribers), {COHORTS}, {file}"
+             + (f", {HOLDOUT_COHORTS}" if holdout is not None else "")
              + (f", {len(plots)} plots in {PLOTS}/" if plots else "") + f" and {MANIFEST} to {shown(config.output.dir)} "
              f"in {time.perf_counter() - t0:.1f} s")
     return manifest

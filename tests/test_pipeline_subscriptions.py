@@ -123,9 +123,29 @@ def test_bad_logs_and_settings_are_clear_errors(tmp_path, log_file, capsys):
     assert main(["run", str(job), "-q"]) == 2
     err = capsys.readouterr().err
     assert "'begin'" in err and "start_col" in err
-    job = _job(tmp_path, log_file, summary="calibration_end = 2022-12-31")
-    assert main(["run", str(job), "-q"]) == 2
-    assert "[summary] calibration_end does not apply to a subscription log" in capsys.readouterr().err
     job = _job(tmp_path, log_file, model='transactions = "bgnbd"')
     assert main(["run", str(job), "-q"]) == 2
     assert "[model] transactions does not apply to a subscription log" in capsys.readouterr().err
+
+
+def test_with_calibration_end_the_job_scores_the_renewals_after_it(tmp_path, log_file):
+    """The model fitted to 2022-12-31 against the renewals of 2023: the library's verdict and
+    table, by start cohort, in holdout_by_cohort.csv and the manifest."""
+    from clvmodels import evaluate_subscriber_holdout
+
+    job = _job(tmp_path, log_file, summary="calibration_end = 2022-12-31")
+    assert main(["run", str(job), "-q"]) == 0
+    out = tmp_path / "out"
+    manifest = json.loads((out / "manifest.json").read_text())
+    table = pd.read_csv(out / "holdout_by_cohort.csv", index_col=0)
+    log = pd.read_csv(log_file, dtype={"customer_id": str}, parse_dates=["start", "end"])
+    calibration = subscription_summary(log, period="M", observation_end="2022-12-31")
+    expected = evaluate_subscriber_holdout(ShiftedBetaGeo().fit(calibration), log, calibration_end="2022-12-31",
+                                           observation_end="2023-12-31", period="M", n_draws=300, random_seed=4)
+    np.testing.assert_array_equal(table["actual"], expected.by_cohort["actual"])
+    np.testing.assert_allclose(table["expected"], expected.by_cohort["expected"], rtol=1e-9)
+    holdout = manifest["holdout"]
+    assert holdout["passed"] == expected.passed and holdout["by_cohort_file"] == "holdout_by_cohort.csv"
+    assert holdout["actual_total"] == int(table.loc["total", "actual"])
+    # the simulated log follows the model: the total is inside its 90% predictive interval
+    assert table.loc["total", "pred_lower"] <= table.loc["total", "actual"] <= table.loc["total", "pred_upper"]

@@ -381,3 +381,32 @@ def test_plots_draw_on_the_given_axes(regular):
         assert ax.get_xlabel() == "year (period)"
     ax = plot_derl_by_renewals(regular, discount_rate=0.1, margin=100.0, currency="$", n_draws=100, ax=Figure().subplots())
     assert ax.get_ylabel() == r"residual value (\$)"
+
+
+def test_subscriber_holdout_intervals_cover_at_their_level():
+    """30 simulated logs (sBG truth): the model fitted to 2022-12-31 scored on 2023's renewals.
+    The 90% predictive interval of the total covers the actual total in 26 to 30 of them
+    (binomial 90%: 23-30 is the central 95%), and the cohorts' intervals about 90% of the
+    cohorts; the expectations match a plain loop over subscribers of S(n + k) / S(n)."""
+    from clvmodels import evaluate_subscriber_holdout, subscription_summary
+    from clvmodels.datasets import simulate_subscription_log
+    from clvmodels.models.shifted_beta_geo import survival
+
+    inside, cohorts_outside, cohorts = 0, 0, 0
+    for seed in range(10, 40):
+        log = simulate_subscription_log(20_000, random_seed=seed)
+        model = ShiftedBetaGeo().fit(subscription_summary(log, period="M", observation_end="2022-12-31"))
+        check = evaluate_subscriber_holdout(model, log, calibration_end="2022-12-31", observation_end="2023-12-31",
+                                            period="M", n_draws=400, random_seed=1)
+        inside += check.passed
+        table = check.by_cohort.drop(index="total")
+        cohorts_outside += int(table["outside"].sum())
+        cohorts += len(table)
+        if seed == 10:
+            s = check.subscribers
+            plain = [sum(survival(model.params_, n + k) / survival(model.params_, n) for k in range(1, K + 1))
+                     for n, K in zip(s["renewals"], s["renewal_dates"])]
+            np.testing.assert_allclose(s["expected"], np.ravel(plain), rtol=1e-10)
+            assert (s["actual"] >= 0).all() and (s["actual"] <= s["renewal_dates"]).all()
+    assert 23 <= inside <= 30, inside
+    assert 0.05 <= cohorts_outside / cohorts <= 0.15, (cohorts_outside, cohorts)
