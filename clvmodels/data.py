@@ -1048,31 +1048,40 @@ def validate_summary(
     ...
     ValueError: column 'recency': 1 rows exceed T; check that both are in the same time unit and that observation_end is after every purchase.
     """
-    if discrete:
-        return _validate_discrete(data, monetary, what)
-    needed = {"frequency": "frequency", "recency": "recency", "T": "T"}
+    age = "n_periods" if discrete else "T"
+    needed = {"frequency": "frequency", "recency": "recency", age: age}
     if monetary:
         needed["monetary_value"] = "monetary_value"
+    if discrete and isinstance(data, pd.DataFrame) and "n_periods" not in data.columns and "T" in data.columns:
+        raise ValueError(
+            f"{what} is a summary in continuous time (column 'T'), but this model counts discrete occasions (column "
+            "'n_periods'): summarise the transactions with clvmodels.discrete_summary(..., occasion='Y') (command line: "
+            "clvmodels summarize --occasions --time-unit Y)."
+        )
     _check_columns(data, needed, what)
     if len(data) == 0:
         raise ValueError(f"{what} is empty (0 customers); there is nothing to fit.")
     x = _numeric_column(data, "frequency")
     t_x = _numeric_column(data, "recency")
-    T = _numeric_column(data, "T")
-    _require((x >= 0) & (x == np.round(x)), "column 'frequency': {n} rows are negative or not whole numbers; frequency counts repeat transactions.")
-    _require(t_x >= 0, "column 'recency': {n} rows are negative; recency is the time from the first to the last purchase.")
-    _require(T >= 0, "column 'T': {n} rows are negative; T is the time from the first purchase to the end of observation.")
-    _require(t_x <= T * (1 + 1e-12) + 1e-12, "column 'recency': {n} rows exceed T; check that both are in the same time unit and that observation_end is after every purchase.")
-    _require((x > 0) | (t_x == 0), "column 'recency': {n} rows are positive while frequency is 0; with no repeat purchase recency must be 0.")
+    T = _numeric_column(data, age)
+    if discrete:
+        _check_occasions(x, t_x, T)
+    else:
+        _require((x >= 0) & (x == np.round(x)), "column 'frequency': {n} rows are negative or not whole numbers; frequency counts repeat transactions.")
+        _require(t_x >= 0, "column 'recency': {n} rows are negative; recency is the time from the first to the last purchase.")
+        _require(T >= 0, "column 'T': {n} rows are negative; T is the time from the first purchase to the end of observation.")
+        _require(t_x <= T * (1 + 1e-12) + 1e-12, "column 'recency': {n} rows exceed T; check that both are in the same time unit and that observation_end is after every purchase.")
+        _require((x > 0) | (t_x == 0), "column 'recency': {n} rows are positive while frequency is 0; with no repeat purchase recency must be 0.")
+        t_x = np.minimum(t_x, T)
     m = None
     if monetary:
         m = _numeric_column(data, "monetary_value")
         _require((x == 0) | (m > 0), "column 'monetary_value': {n} customers with repeat purchases have a zero or negative monetary value; Gamma-Gamma needs positive spend (net out returns first).")
-    return SummaryArrays(data.index, x, np.minimum(t_x, T), T, m)
+    return SummaryArrays(data.index, x, t_x, T, m)
 
 
-def _validate_discrete(data: pd.DataFrame, monetary: bool, what: str) -> SummaryArrays:
-    """:func:`validate_summary` of a summary in discrete occasions (``n_periods`` for ``T``).
+def _check_occasions(x: np.ndarray, t_x: np.ndarray, n: np.ndarray) -> None:
+    """The checks of a summary in discrete occasions (``n_periods`` for ``T``).
 
     Examples
     --------
@@ -1084,21 +1093,6 @@ def _validate_discrete(data: pd.DataFrame, monetary: bool, what: str) -> Summary
     ...
     ValueError: column 'recency': 1 rows are below frequency; in occasions, x repeat transactions need at least x occasions after the first, so recency (the last one's occasion) >= frequency. Check that the summary counts distinct occasions (clvmodels.discrete_summary).
     """
-    needed = {"frequency": "frequency", "recency": "recency", "n_periods": "n_periods"}
-    if monetary:
-        needed["monetary_value"] = "monetary_value"
-    if isinstance(data, pd.DataFrame) and "n_periods" not in data.columns and "T" in data.columns:
-        raise ValueError(
-            f"{what} is a summary in continuous time (column 'T'), but this model counts discrete occasions (column "
-            "'n_periods'): summarise the transactions with clvmodels.discrete_summary(..., occasion='Y') (command line: "
-            "clvmodels summarize --occasions --time-unit Y)."
-        )
-    _check_columns(data, needed, what)
-    if len(data) == 0:
-        raise ValueError(f"{what} is empty (0 customers); there is nothing to fit.")
-    x = _numeric_column(data, "frequency")
-    t_x = _numeric_column(data, "recency")
-    n = _numeric_column(data, "n_periods")
     for name, values in (("frequency", x), ("recency", t_x), ("n_periods", n)):
         _require((values >= 0) & (values == np.round(values)), f"column {name!r}: {{n}} rows are negative or not whole numbers; "
                  "in discrete time frequency, recency and n_periods count occasions.")
@@ -1106,11 +1100,6 @@ def _validate_discrete(data: pd.DataFrame, monetary: bool, what: str) -> Summary
     _require(x <= t_x, "column 'recency': {n} rows are below frequency; in occasions, x repeat transactions need at least x occasions "
              "after the first, so recency (the last one's occasion) >= frequency. Check that the summary counts distinct "
              "occasions (clvmodels.discrete_summary).")
-    m = None
-    if monetary:
-        m = _numeric_column(data, "monetary_value")
-        _require((x == 0) | (m > 0), "column 'monetary_value': {n} customers with repeat purchases have a zero or negative monetary value; Gamma-Gamma needs positive spend (net out returns first).")
-    return SummaryArrays(data.index, x, t_x, n, m)
 
 
 def compress_patterns(*columns: np.ndarray) -> tuple[tuple[np.ndarray, ...], np.ndarray, np.ndarray]:

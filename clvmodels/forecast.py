@@ -478,24 +478,12 @@ def _simulate_future(
     value = np.zeros(n.shape)
     discounted = np.zeros(n.shape) if with_discounted else None
     buying = np.flatnonzero(n)
-    if spend_draws is not None:
-        cells_spend = tuple(_per_cell(v, shape, draw, cells) for v in spend_draws)
-        ms = m.take(customer)
-        # the spend rate matters only to the customers who buy
-        rate = np.ones(n.shape)
-        rate[buying] = spend_formulas.sample_spend_rate(
-            alive_rng.take(buying), tuple(v[buying] for v in cells_spend), xs[buying], ms[buying]
-        )
+    if spend_draws is not None:  # the spend rate matters only to the customers who buy
+        cells_spend, rate = _spend_rates(alive_rng, spend_formulas, spend_draws, shape, draw, cells, xs, m.take(customer), buying)
     purchases = alive_rng.deferred()  # each purchase's own stream: child `rank` of its cell
-    ends = np.cumsum(n[buying])
-    start = 0
-    while start < len(buying):
-        offset = ends[start - 1] if start else 0
-        stop = max(start + 1, int(np.searchsorted(ends, offset + SIMULATION_BATCH, side="right")))
-        batch = buying[start:stop]
+    for batch in _batches(buying, n):
         counts = before[batch]
-        owner = np.repeat(np.arange(len(batch)), counts)
-        rank = np.arange(len(owner)) - np.repeat(np.cumsum(counts) - counts, counts)
+        owner, rank = _expand(counts)
         closing = np.flatnonzero(last_inside[batch])
         owner = np.concatenate([owner, closing])
         rank = np.concatenate([rank, counts[closing]])
@@ -512,8 +500,36 @@ def _simulate_future(
         value[batch] = np.bincount(owner, weights=worth, minlength=len(batch))
         if with_discounted:
             discounted[batch] = np.bincount(owner, weights=factor, minlength=len(batch))
-        start = stop
     return _by_cell(shape, alive, n, value, discounted)
+
+
+def _expand(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One item per unit of ``counts``: its owner (the index into ``counts``) and its rank among
+    its owner's items (from 0)."""
+    owner = np.repeat(np.arange(len(counts)), counts)
+    return owner, np.arange(len(owner)) - np.repeat(np.cumsum(counts) - counts, counts)
+
+
+def _batches(which: np.ndarray, counts: np.ndarray) -> Any:
+    """Consecutive runs of the cells ``which`` whose items (``counts`` per cell) number at most
+    :data:`SIMULATION_BATCH` (one cell at least), so that memory stays bounded."""
+    ends = np.cumsum(counts[which])
+    start = 0
+    while start < len(which):
+        offset = ends[start - 1] if start else 0
+        stop = max(start + 1, int(np.searchsorted(ends, offset + SIMULATION_BATCH, side="right")))
+        yield which[start:stop]
+        start = stop
+
+
+def _spend_rates(alive_rng: KeyedGenerator, spend_formulas: Any, spend_draws: tuple[np.ndarray, ...], shape: tuple[int, int],
+                 draw: np.ndarray, cells: np.ndarray, xs: np.ndarray, ms: np.ndarray, which: np.ndarray) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+    """The spend model's parameters per cell, and the spend rate of the cells ``which`` drawn from
+    its posterior given the history (1 elsewhere: those cells buy nothing)."""
+    cells_spend = tuple(_per_cell(v, shape, draw, cells) for v in spend_draws)
+    rate = np.ones(len(xs))
+    rate[which] = spend_formulas.sample_spend_rate(alive_rng.take(which), tuple(v[which] for v in cells_spend), xs[which], ms[which])
+    return cells_spend, rate
 
 
 def _by_cell(shape: tuple[int, int], alive: np.ndarray, n: np.ndarray, value: np.ndarray, discounted: np.ndarray | None) -> tuple[np.ndarray, ...]:
@@ -561,21 +577,11 @@ def _simulate_occasions(
     discounted = np.zeros(len(occasions)) if with_discounted else None
     living = np.flatnonzero(occasions)
     if spend_draws is not None:
-        cells_spend = tuple(_per_cell(v, shape, draw, cells) for v in spend_draws)
-        rate = np.ones(len(occasions))
-        rate[living] = spend_formulas.sample_spend_rate(
-            alive_rng.take(living), tuple(v[living] for v in cells_spend), xs[living], ms[living]
-        )
+        cells_spend, rate = _spend_rates(alive_rng, spend_formulas, spend_draws, shape, draw, cells, xs, ms, living)
     chances = alive_rng.deferred()  # occasion k of a cell: child k - 1
-    ends = np.cumsum(occasions[living])
-    start = 0
-    while start < len(living):
-        offset = ends[start - 1] if start else 0
-        stop = max(start + 1, int(np.searchsorted(ends, offset + SIMULATION_BATCH, side="right")))
-        batch = living[start:stop]
-        length = occasions[batch]
-        owner = np.repeat(np.arange(len(batch)), length)
-        k = np.arange(len(owner)) - np.repeat(np.cumsum(length) - length, length) + 1
+    for batch in _batches(living, occasions):
+        owner, k = _expand(occasions[batch])
+        k = k + 1
         streams = chances.spawn(batch[owner], k - 1)
         buy = np.flatnonzero(streams.uniform() < p[batch][owner])
         owner, k = owner[buy], k[buy]
@@ -591,7 +597,6 @@ def _simulate_occasions(
         value[batch] = np.bincount(owner, weights=worth, minlength=len(batch))
         if with_discounted:
             discounted[batch] = np.bincount(owner, weights=factor, minlength=len(batch))
-        start = stop
     return n, value, discounted
 
 
@@ -637,8 +642,8 @@ def _simulate_totals(
     values_total = np.zeros((n_draws, n_cells))
     net_total = np.zeros((n_draws, n_cells)) if cost is not None else None
     repeats = np.rint(weight).astype(np.int64)
-    customers = np.repeat(np.arange(len(weight)), repeats)
-    rank = np.arange(len(customers)) - np.repeat(np.cumsum(repeats) - repeats, repeats) + first_rank
+    customers, rank = _expand(repeats)
+    rank = rank + first_rank
     per_batch = max(1, SIMULATION_BATCH // max(1, n_draws) // 8)
     children = KeyedGenerator(keys).deferred()  # customer j of a pattern: child first_rank + j
     for start in range(0, len(customers), per_batch):
