@@ -1538,13 +1538,6 @@ def draw_plots(context: dict[str, Any], folder: Callable[[str], Path], journal: 
     A plot that fails is logged and recorded as a warning, and the run goes on: the plots are
     diagnostics, the forecast is the product.
     """
-    import matplotlib
-
-    if "matplotlib.pyplot" not in sys.modules:
-        matplotlib.use("Agg")  # a batch job: never open a window
-    logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
-    import matplotlib.pyplot as plt
-
     from . import plotting as cp
 
     seed = context["seed"]
@@ -1579,6 +1572,19 @@ def draw_plots(context: dict[str, Any], folder: Callable[[str], Path], journal: 
             plots[f"trace_{key}"] = lambda m=model: cp.plot_trace(m)
             if chains > 1:
                 plots[f"rank_{key}"] = lambda m=model: cp.plot_rank(m)
+    return save_plots(plots, folder, journal)
+
+
+def save_plots(plots: dict[str, Callable[[], Any]], folder: Callable[[str], Path], journal: Journal) -> list[str]:
+    """Draw each plot (a function returning its Axes or Figure) into ``plots/NAME.png``; return
+    the names written. A plot that fails is logged and recorded as a warning, and the run goes on."""
+    import matplotlib
+
+    if "matplotlib.pyplot" not in sys.modules:
+        matplotlib.use("Agg")  # a batch job: never open a window
+    logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
+    import matplotlib.pyplot as plt
+
     written = []
     for name, draw in plots.items():
         try:

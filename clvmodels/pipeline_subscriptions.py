@@ -58,6 +58,7 @@ from .pipeline import (
     check_forecast_memory,
     check_writable,
     choose_parameter_draws,
+    save_plots,
     config_terms,
     fit_model,
     label,
@@ -94,13 +95,6 @@ def draw_subscriber_plots(model: Any, summary: pd.DataFrame, cohorts: pd.DataFra
                           folder: Callable[[str], Any], journal: Journal) -> list[str]:
     """The survival projection of the oldest cohort against its actual counts, and DERL (value)
     by renewals; a plot that fails is a warning, not a failure of the run."""
-    import matplotlib
-
-    if "matplotlib.pyplot" not in __import__("sys").modules:
-        matplotlib.use("Agg")
-    logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
-    import matplotlib.pyplot as plt
-
     from . import plotting as cp
 
     periods = [c for c in cohorts.columns if isinstance(c, (int, np.integer))]
@@ -113,20 +107,7 @@ def draw_subscriber_plots(model: Any, summary: pd.DataFrame, cohorts: pd.DataFra
     if len(observed) >= 2:
         plots["survival_projection"] = lambda: cp.plot_survival_projection(
             model, observed, periods=np.arange(max(len(observed) + 6, 13)), fitted_periods=len(observed) - 1, random_seed=seed)
-    written = []
-    for name, draw in plots.items():
-        try:
-            drawn = draw()
-            fig = drawn if isinstance(drawn, matplotlib.figure.Figure) else drawn.figure
-            fig.savefig(folder(f"{PLOTS}/{name}.png"), dpi=100)
-            plt.close(fig)
-            written.append(name)
-        except Exception as exc:  # noqa: BLE001 - a diagnostic plot must not sink the run
-            plt.close("all")
-            text = f"plot {name} failed: {type(exc).__name__}: {one_line(str(exc))}"
-            journal.warnings.append(text)
-            journal.log.warning(text)
-    return written
+    return save_plots(plots, folder, journal)
 
 
 def run_subscriptions(
@@ -192,6 +173,7 @@ def run_subscriptions(
                         hold_model, tx.frame, calibration_end=period.calibration_end, observation_end=summary.attrs["observation_end"],
                         ci=fc.ci, n_draws=fc.n_draws, random_seed=config.seed, customer_col=spec.customer_col, start_col=spec.start_col,
                         end_col=spec.end_col, period=period.time_unit, date_format=spec.date_format, invalid=spec.invalid,
+                        calibration=calibration, observation=summary,
                     )
                 except (ValueError, TypeError) as exc:
                     raise InputError(f"{source}: {config_terms(one_line(str(exc)))}") from exc

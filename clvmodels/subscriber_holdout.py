@@ -83,6 +83,8 @@ def evaluate_subscriber_holdout(
     ci: float = 0.9,
     n_draws: int = 1000,
     random_seed: int | None = None,
+    calibration: pd.DataFrame | None = None,
+    observation: pd.DataFrame | None = None,
     **summary_options: Any,
 ) -> SubscriberHoldout:
     """Score a retention model fitted up to ``calibration_end`` on the renewals after it.
@@ -101,6 +103,9 @@ def evaluate_subscriber_holdout(
         Parameter draws.
     random_seed : int, optional
         Seed of the draws and of the predictive mixture.
+    calibration, observation : DataFrame, optional
+        ``subscription_summary(log, observation_end=calibration_end / observation_end, ...)`` with
+        the same options, when the caller has them already (not computed again).
     **summary_options
         Passed to :func:`clvmodels.subscription_summary` (``customer_col``, ``start_col``,
         ``end_col``, ``period``, ``date_format``, ``invalid``, ...).
@@ -133,8 +138,8 @@ def evaluate_subscriber_holdout(
     model._check_fitted()
     options = {k: v for k, v in summary_options.items() if k not in ("observation_end", "price_col")}
     end_col = options.get("end_col", "end")
-    at_cal = subscription_summary(log, observation_end=cal_ts, **options)
-    at_end = subscription_summary(log, observation_end=end_ts, **options)
+    at_cal = subscription_summary(log, observation_end=cal_ts, **options) if calibration is None else calibration
+    at_end = subscription_summary(log, observation_end=end_ts, **options) if observation is None else observation
     # every renewal date up to observation_end, as if nobody had cancelled: the chances in the holdout
     chances = subscription_summary(log.assign(**{end_col: pd.NaT}), observation_end=end_ts, **options)
     # at risk: every subscriber the calibration summary holds as having survived n renewals, the
