@@ -39,6 +39,28 @@ def _mark_fitted(ax: Axes, fitted_periods: int | None, unit: str | None) -> None
                label=f"fitted ({unit_name(unit, plural=True)} 0-{fitted_periods})")
 
 
+def _projection(model: Any, curve_of: Any, survivors: Any, periods: Any, start: int, fitted_periods: int | None, ci: float,
+                n_draws: int, predictive: bool, random_seed: Any, ax: Axes | None, what: str, color: str) -> tuple[Any, ...]:
+    """The projection both plots share: the curve (``curve_of``: survival or retention) with its
+    credible band (survival scaled to the cohort's size when its counts are given) and, for a
+    cohort of that size, the predictive band of ``{what}_pred_*``; the fitted range marked."""
+    ci = check_level(ci)
+    counts = _survivors(survivors)
+    t = _periods(periods, counts, start)
+    unit = time_unit_of(model)
+    size = None if counts is None else int(round(counts[0]))
+    curve = curve_of(t, ci=ci, n_draws=n_draws, random_seed=random_seed, cohort_size=size if predictive else None)
+    ax = new_axes(ax)
+    _mark_fitted(ax, fitted_periods, unit)
+    scale = float(size) if size is not None and what == "survivors" else 1.0
+    if size is not None and predictive:
+        ax.fill_between(t, curve[f"{what}_pred_lower"], curve[f"{what}_pred_upper"], color=color, alpha=0.12, lw=0,
+                        label=f"{ci:.0%} predictive band (a cohort of {size:,})")
+    ax.fill_between(t, scale * curve["lower"], scale * curve["upper"], color=color, alpha=0.3, lw=0, label=f"{ci:.0%} credible band")
+    ax.plot(t, scale * curve["expected"], color=color, lw=2, label=f"{model_name(model)} projection")
+    return counts, unit, size, ax
+
+
 def plot_survival_projection(
     model: Any,
     survivors: Any = None,
@@ -92,21 +114,9 @@ def plot_survival_projection(
     >>> ax.get_ylabel()
     'subscribers surviving'
     """
+    counts, unit, size, ax = _projection(model, model.survival_curve, survivors, periods, 0, fitted_periods, ci, n_draws,
+                                            predictive, random_seed, ax, "survivors", "C0")
     params = point_params(model)
-    ci = check_level(ci)
-    counts = _survivors(survivors)
-    t = _periods(periods, counts, 0)
-    unit = time_unit_of(model)
-    size = None if counts is None else int(round(counts[0]))
-    curve = model.survival_curve(t, ci=ci, n_draws=n_draws, random_seed=random_seed, cohort_size=size if predictive else None)
-    ax = new_axes(ax)
-    _mark_fitted(ax, fitted_periods, unit)
-    scale = 1.0 if size is None else float(size)
-    if size is not None and predictive:
-        ax.fill_between(t, curve["survivors_pred_lower"], curve["survivors_pred_upper"], color="C0", alpha=0.12, lw=0,
-                        label=f"{ci:.0%} predictive band (a cohort of {size:,})")
-    ax.fill_between(t, scale * curve["lower"], scale * curve["upper"], color="C0", alpha=0.3, lw=0, label=f"{ci:.0%} credible band")
-    ax.plot(t, scale * curve["expected"], color="C0", lw=2, label=f"{model_name(model)} projection")
     if counts is not None:
         ax.plot(np.arange(len(counts)), counts, "o", color="k", ms=4, label="actual")
     ax.set(xlabel=f"{unit_name(unit, plural=False)} (period)", ylabel="subscribers surviving" if size else "share surviving",
@@ -150,20 +160,9 @@ def plot_retention_projection(
     >>> ax.get_ylabel()
     'retention rate'
     """
+    counts, unit, size, ax = _projection(model, model.retention_curve, survivors, periods, 1, fitted_periods, ci, n_draws,
+                                            predictive, random_seed, ax, "retention", "C1")
     params = point_params(model)
-    ci = check_level(ci)
-    counts = _survivors(survivors)
-    t = _periods(periods, counts, 1)
-    unit = time_unit_of(model)
-    size = None if counts is None else int(round(counts[0]))
-    curve = model.retention_curve(t, ci=ci, n_draws=n_draws, random_seed=random_seed, cohort_size=size if predictive else None)
-    ax = new_axes(ax)
-    _mark_fitted(ax, fitted_periods, unit)
-    if size is not None and predictive:
-        ax.fill_between(t, curve["retention_pred_lower"], curve["retention_pred_upper"], color="C1", alpha=0.12, lw=0,
-                        label=f"{ci:.0%} predictive band (a cohort of {size:,})")
-    ax.fill_between(t, curve["lower"], curve["upper"], color="C1", alpha=0.3, lw=0, label=f"{ci:.0%} credible band")
-    ax.plot(t, curve["expected"], color="C1", lw=2, label=f"{model_name(model)} projection")
     if counts is not None:
         with np.errstate(divide="ignore", invalid="ignore"):
             rates = counts[1:] / counts[:-1]
