@@ -19,11 +19,8 @@ Run alone: ``python benchmarks/bench_discrete.py [--quick] [--only KEY]``.
 
 from __future__ import annotations
 
-import argparse
 import functools
 import sys
-import time
-import warnings
 
 import lifetimes
 import numpy as np
@@ -31,7 +28,7 @@ import pandas as pd
 
 from clvmodels.datasets import load_donations
 from clvmodels.models import bg_bb
-from harness import Benchmark, Case, Check, environment, fmt_time, load_average, markdown_table, run_case
+from harness import Benchmark, Case, Check, run_alone
 
 #: FHS 2010's donations fit, the truth of the simulated customers
 FHS_PARAMS = {"alpha": 1.204, "beta": 0.750, "gamma": 0.657, "delta": 2.783}
@@ -103,25 +100,7 @@ BENCHMARKS = [
 
 def main(argv: list[str] | None = None) -> int:
     """Run these benchmarks alone (``run.py`` runs them with the others)."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="smaller simulated data and fewer repeats")
-    parser.add_argument("--only", metavar="KEY", choices=[b.key for b in BENCHMARKS])
-    args = parser.parse_args(argv)
-    env = environment()
-    print("\n".join(env))
-    results = []
-    for bench in BENCHMARKS:
-        if args.only not in (None, bench.key):
-            continue
-        start = time.perf_counter()
-        case = bench.prepare(args.quick)
-        print(f"\n## {case.name} [{bench.key}]\ndata prepared in {fmt_time(time.perf_counter() - start)}")
-        with warnings.catch_warnings():
-            result = run_case(bench, case)
-        print("\n".join(result.describe()), flush=True)
-        results.append(result)
-    print(f"\nload average at end: {load_average()}\n\n{markdown_table(results)}")
-    return 0
+    return run_alone(BENCHMARKS, __doc__, "smaller simulated data and fewer repeats", argv)
 
 
 if __name__ == "__main__":

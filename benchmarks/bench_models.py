@@ -12,7 +12,6 @@ same ``BENCHMARKS`` with the others.
 
 from __future__ import annotations
 
-import argparse
 import functools
 import importlib.util
 import sys
@@ -25,7 +24,7 @@ import pandas as pd
 
 from bench_fit import _compare_fits, cdnow_split
 from clvmodels.models import mbg_nbd
-from harness import Benchmark, Case, Check, environment, fmt_time, load_average, markdown_table, run_case
+from harness import Benchmark, Case, Check, run_alone
 
 #: MBG/NBD parameters of the simulated customers (daily time unit), those of bench_fit's BG/NBD data
 MBG_SIM_PARAMS = {"r": 0.25, "alpha": 30.0, "a": 0.8, "b": 2.4}
@@ -246,24 +245,7 @@ BENCHMARKS.append(Benchmark("covariates-1m", 0.2, prepare_covariates_simulated))
 
 def main(argv: list[str] | None = None) -> int:
     """Run these benchmarks alone (``run.py`` runs them with the others)."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="100k-customer data and fewer repeats")
-    parser.add_argument("--only", metavar="KEY", choices=[b.key for b in BENCHMARKS])
-    args = parser.parse_args(argv)
-    env = environment()
-    print("\n".join(env))
-    results = []
-    for bench in BENCHMARKS:
-        if args.only not in (None, bench.key):
-            continue
-        start = time.perf_counter()
-        case = bench.prepare(args.quick)
-        print(f"\n## {case.name} [{bench.key}]\ndata prepared in {fmt_time(time.perf_counter() - start)}")
-        result = run_case(bench, case)
-        print("\n".join(result.describe()), flush=True)
-        results.append(result)
-    print(f"\nload average at end: {load_average()}\n\n{markdown_table(results)}")
-    return 0
+    return run_alone(BENCHMARKS, __doc__, "100k-customer data and fewer repeats", argv)
 
 
 if __name__ == "__main__":

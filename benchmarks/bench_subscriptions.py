@@ -20,11 +20,9 @@ same ``BENCHMARKS`` with the others.
 
 from __future__ import annotations
 
-import argparse
 import functools
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +31,7 @@ from scipy.optimize import minimize
 from scipy.special import betaln
 
 import clvmodels
-from harness import Benchmark, Case, Check, environment, fmt_time, load_average, markdown_table, run_case
+from harness import Benchmark, Case, Check, run_alone
 
 ALPHA, BETA = 0.704, 1.182
 SEED = 20261130
@@ -185,24 +183,7 @@ BENCHMARKS = [
 
 def main(argv: list[str] | None = None) -> int:
     """Run these benchmarks alone (``run.py`` runs them with the others)."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="100k subscribers and fewer repeats")
-    parser.add_argument("--only", metavar="KEY", choices=[b.key for b in BENCHMARKS])
-    args = parser.parse_args(argv)
-    env = environment()
-    print("\n".join(env))
-    results = []
-    for bench in BENCHMARKS:
-        if args.only not in (None, bench.key):
-            continue
-        start = time.perf_counter()
-        case = bench.prepare(args.quick)
-        print(f"\n## {case.name} [{bench.key}]\ndata prepared in {fmt_time(time.perf_counter() - start)}")
-        result = run_case(bench, case)
-        print("\n".join(result.describe()), flush=True)
-        results.append(result)
-    print(f"\nload average at end: {load_average()}\n\n{markdown_table(results)}")
-    return 0
+    return run_alone(BENCHMARKS, __doc__, "100k subscribers and fewer repeats", argv)
 
 
 if __name__ == "__main__":

@@ -246,3 +246,28 @@ def markdown_table(results: list[Result]) -> str:
             f"| {r.check.summary if r.check.ok else 'MISMATCH: ' + r.check.summary} |"
         )
     return "\n".join(rows)
+
+
+def run_alone(benchmarks: list[Benchmark], doc: str, quick_help: str, argv: list[str] | None = None) -> int:
+    """The command line of a benchmark module run alone (``run.py`` runs them all): ``--quick``
+    (``quick_help``) and ``--only KEY``; prints the environment, each case and the table."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+    parser.add_argument("--only", metavar="KEY", choices=[b.key for b in benchmarks])
+    args = parser.parse_args(argv)
+    print("\n".join(environment()))
+    results = []
+    for bench in benchmarks:
+        if args.only not in (None, bench.key):
+            continue
+        start = time.perf_counter()
+        case = bench.prepare(args.quick)
+        print(f"\n## {case.name} [{bench.key}]\ndata prepared in {fmt_time(time.perf_counter() - start)}")
+        with warnings.catch_warnings():
+            result = run_case(bench, case)
+        print("\n".join(result.describe()), flush=True)
+        results.append(result)
+    print(f"\nload average at end: {load_average()}\n\n{markdown_table(results)}")
+    return 0
