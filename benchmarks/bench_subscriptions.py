@@ -41,31 +41,15 @@ PRICES = np.array([0.0, 4.99, 9.99, 14.99])
 PRICE_SHARES = np.array([0.1, 0.3, 0.4, 0.2])
 
 
-def _renewal_day(start: np.ndarray, k: np.ndarray) -> np.ndarray:
-    """Day number of the k-th monthly renewal date (day of the start, clipped to the month's end)."""
-    month = start.astype("datetime64[M]")
-    day = (start - month.astype("datetime64[D]")).astype(np.int64)  # 0-based day of the month
-    target = month + k
-    length = ((target + 1).astype("datetime64[D]") - target.astype("datetime64[D]")).astype(np.int64)
-    return target.astype("datetime64[D]") + np.minimum(day, length - 1)
-
-
 @functools.cache
 def simulate_log(n: int, seed: int = SEED) -> pd.DataFrame:
-    """``n`` monthly subscribers with sBG lifetimes; columns customer_id, start, end, price."""
-    rng = np.random.default_rng(seed)
-    start = FIRST_START + rng.integers(0, int((OBSERVATION_END - FIRST_START).astype(np.int64)) + 1, size=n)
-    theta = rng.beta(ALPHA, BETA, size=n)
-    lifetime = np.minimum(rng.geometric(theta), 1000)  # months paid for (beyond 1000: never seen)
-    lo, hi = _renewal_day(start, lifetime - 1), _renewal_day(start, lifetime)
-    end = lo + 1 + np.floor(rng.random(n) * (hi - lo).astype(np.int64)).astype(np.int64)
-    known = end <= OBSERVATION_END
-    return pd.DataFrame({
-        "customer_id": rng.permutation(n).astype(np.int64) + 10_000_000,
-        "start": start.astype("datetime64[ns]"),
-        "end": pd.Series(end.astype("datetime64[ns]")).where(known).to_numpy(),
-        "price": PRICES[rng.choice(len(PRICES), size=n, p=PRICE_SHARES)],
-    })
+    """``n`` monthly subscribers with sBG lifetimes (:func:`clvmodels.datasets.simulate_subscription_log`),
+    a tenth of them on a free plan, the ids shuffled; columns customer_id, start, end, price."""
+    log = clvmodels.datasets.simulate_subscription_log(
+        n, ALPHA, BETA, first_start=str(FIRST_START), observation_end=str(OBSERVATION_END), prices=tuple(PRICES),
+        price_shares=tuple(PRICE_SHARES), random_seed=seed)
+    log["customer_id"] = np.random.default_rng(seed + 1).permutation(n).astype(np.int64) + 10_000_000
+    return log
 
 
 @functools.cache

@@ -226,6 +226,7 @@ def simulate_subscription_log(
     first_start: str = "2021-01-01",
     observation_end: str = "2023-12-31",
     prices: tuple[float, ...] = (4.99, 9.99, 14.99),
+    price_shares: tuple[float, ...] | None = None,
     random_seed: int = 0,
 ) -> pd.DataFrame:
     """A simulated log of monthly subscriptions with shifted-beta-geometric lifetimes.
@@ -234,7 +235,8 @@ def simulate_subscription_log(
     a churn probability ``theta ~ Beta(alpha, beta)`` and pays for a geometric number of months
     (Fader & Hardie 2007; the defaults are the paper's "regular" cohort), cancelling on a uniform
     day of the last month paid for; cancellations after ``observation_end`` are not known yet
-    (the end is missing: an active subscriber). The price per month is one of ``prices``.
+    (the end is missing: an active subscriber). The price per month is one of ``prices``, drawn
+    with the probabilities ``price_shares`` (equal by default).
 
     Returns
     -------
@@ -267,7 +269,7 @@ def simulate_subscription_log(
         "customer_id": np.arange(1, n + 1, dtype=np.int64),
         "start": start.astype("datetime64[ns]"),
         "end": pd.Series(end.astype("datetime64[ns]")).where(end <= last).to_numpy(),
-        "price": np.asarray(prices, dtype=np.float64)[rng.integers(0, len(prices), size=n)],
+        "price": np.asarray(prices, dtype=np.float64)[rng.choice(len(prices), size=n, p=price_shares)],
     })
 
 

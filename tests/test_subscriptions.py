@@ -565,24 +565,14 @@ TRUTH = {"alpha": 0.704, "beta": 1.182}  # Fader & Hardie (2007), the regular co
 
 def _simulated_log(n: int, seed: int) -> tuple[pd.DataFrame, str]:
     """Monthly subscribers starting over 36 months with sBG lifetimes; each cancellation on a
-    uniform day after the last renewal date paid, up to the next; unknown after the end."""
-    rng = np.random.default_rng(seed)
-    first, end_of_observation = np.datetime64("2021-01-01", "D"), np.datetime64("2023-12-31", "D")
-    start = first + rng.integers(0, int((end_of_observation - first).astype(np.int64)) + 1, size=n)
-    lifetime = np.minimum(rng.geometric(rng.beta(TRUTH["alpha"], TRUTH["beta"], size=n)), 1000)
+    uniform day after the last renewal date paid, up to the next; unknown after the end
+    (:func:`clvmodels.datasets.simulate_subscription_log`, whose renewal dates come from numpy's
+    own month arithmetic, not from the summary's)."""
+    from clvmodels.datasets import simulate_subscription_log
 
-    def renewal(k):  # numpy's own month arithmetic, clipped to the month's end
-        month = start.astype("datetime64[M]")
-        day = (start - month.astype("datetime64[D]")).astype(np.int64)
-        target = month + k
-        length = ((target + 1).astype("datetime64[D]") - target.astype("datetime64[D]")).astype(np.int64)
-        return target.astype("datetime64[D]") + np.minimum(day, length - 1)
-
-    lo, hi = renewal(lifetime - 1), renewal(lifetime)
-    end = lo + 1 + np.floor(rng.random(n) * (hi - lo).astype(np.int64)).astype(np.int64)
-    log = pd.DataFrame({"customer_id": np.arange(n), "start": start.astype("datetime64[ns]"),
-                        "end": pd.Series(end.astype("datetime64[ns]")).where(end <= end_of_observation)})
-    return log, str(end_of_observation)
+    log = simulate_subscription_log(n, TRUTH["alpha"], TRUTH["beta"], first_start="2021-01-01", observation_end="2023-12-31",
+                                    random_seed=seed)
+    return log.drop(columns="price"), "2023-12-31"
 
 
 def _errors_in_se(summary: pd.DataFrame) -> np.ndarray:
