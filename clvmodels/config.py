@@ -1264,9 +1264,10 @@ def _check_time_kind(s: dict[str, dict[str, Any]], problems: list[str]) -> None:
             "so they cannot be compared; run one kind per config"
         )
         return
+    from .units import normalize_unit
+
     summ, inp = s["summary"], s["input"]
-    if summ["time_unit"] not in ("Y", "M", "W", "D") and summ["time_unit"] not in ("year", "years", "y", "A", "month", "months",
-                                                                                   "week", "weeks", "w", "day", "days", "d"):
+    if normalize_unit(summ["time_unit"]) == "h":  # the occasions are calendar years, months, weeks or days
         problems.append(f"[summary] time_unit = {summ['time_unit']!r} is the occasion of {discrete[0]!r}: use \"Y\" (one a year), \"M\", \"W\" or \"D\"")
     if summ["resolution"] is not None:
         problems.append(f"[summary] resolution does not apply to {discrete[0]!r}: transactions merge per occasion ([summary] time_unit); remove resolution")

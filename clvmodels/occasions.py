@@ -40,17 +40,19 @@ from .data import (
     _to_timestamp,
     _validate_transactions,
 )
+from .units import normalize_unit
 
 __all__ = ["discrete_summary", "OCCASIONS"]
 
 #: the occasions, and what they are called in messages
 OCCASIONS = {"Y": "year", "M": "month", "W": "week (Monday to Sunday)", "D": "day"}
-_ALIASES = {"y": "Y", "year": "Y", "years": "Y", "A": "Y", "m": "M", "month": "M", "months": "M",
-            "w": "W", "week": "W", "weeks": "W", "d": "D", "day": "D", "days": "D"}
 
 
 def _occasion(occasion: str) -> str:
-    key = _ALIASES.get(occasion, occasion) if isinstance(occasion, str) else None
+    try:
+        key = normalize_unit(occasion)  # the time units' names and aliases; hours are no occasion
+    except ValueError:
+        key = None
     if key not in OCCASIONS:
         raise ValueError(
             f"occasion={occasion!r} is not supported; use 'Y' (calendar years), 'M' (months), 'W' (weeks "
