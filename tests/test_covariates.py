@@ -528,3 +528,148 @@ def test_bg_nbd_frequency_kernel_against_mpmath():
         ]
         for k, value in enumerate(expected):
             assert out[k, i] == pytest.approx(float(value), rel=1e-9, abs=1e-12), (k, r[i], a[i], b[i], x[i])
+
+
+# -- Newton's method with the exact Hessian (the BG/NBD) -----------------------------------------------
+
+
+def _pytensor_linked(model_type, spec, patterns, designs, weights):
+    """PyTensor's value, gradient and Hessian of the weighted log-likelihood in
+    ``u = (log base parameters, coefficients)``, through the links written out independently."""
+    import pytensor
+    import pytensor.tensor as pt
+
+    from clvmodels.models.ops import pytensor_ops
+
+    names = list(model_type.param_names)
+    u = pt.dvector("u")
+    log_theta = {name: u[i] for i, name in enumerate(names)}
+    start = len(names)
+    for process, columns in spec.processes.items():
+        if not columns:
+            continue
+        z = pt.as_tensor_variable(np.asarray(designs[process], dtype=float))
+        eta = pt.dot(z, u[start : start + z.shape[1].eval()])
+        for target, sign in model_type.covariate_links[process]:
+            log_theta[target] = log_theta[target] + sign * eta
+        start += designs[process].shape[1]
+    params = {name: pt.exp(log_theta[name]) for name in names}
+    columns = [pt.as_tensor_variable(np.asarray(p, dtype=float)) for p in patterns]
+    total = pt.sum(np.asarray(weights, dtype=float) * model_type.formulas.loglik(params, *columns, ops=pytensor_ops()))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS")  # elementwise graphs
+        return pytensor.function([u], [total, pt.grad(total, u), pytensor.gradient.hessian(total, u)])
+
+
+def test_linked_hessian_equals_pytensors_across_the_parameter_space(cdnow_cov):
+    """The compiled BG/NBD kernel behind Newton's method (value, gradient and exact Hessian in
+    the working coordinates, through every link: purchase, dropout, dropout_a, dropout_b)
+    against PyTensor's automatic Hessian of the model's one ``loglik``, at parameters from
+    0.01 to 1e4, with fractional frequencies and customers with x = 0."""
+    from clvmodels.models.covariates import LinkedLoglik
+
+    data = cdnow_cov.iloc[:500].astype({"frequency": float})
+    data.loc[data.index[:40], "frequency"] += 0.5  # fractional x: the trigamma branch
+    settings = {"purchase": ["z", "channel"], "dropout": ["z"], "dropout_a": ["channel"], "dropout_b": ["z"]}
+    spec = CovariateSpec.from_settings(BetaGeo, settings, ["channel"]).learn(data, BetaGeo)
+    s = data[["frequency", "recency", "T"]].to_numpy(dtype=float).T
+    weights_in = np.random.default_rng(4).uniform(0.5, 3.0, len(data))
+    patterns, designs, weights, _ = pattern_designs(spec, data, *s, row_weights=weights_in)
+    reference = _pytensor_linked(BetaGeo, spec, patterns, designs, weights)
+    ours = LinkedLoglik(BetaGeo, spec, patterns, designs, weights)
+    rng = np.random.default_rng(11)
+    for _ in range(12):
+        base = np.exp(rng.uniform(np.log(0.01), np.log(1e4), 4))
+        u = np.r_[np.log(base), rng.normal(0.0, 0.5, spec.n_coefficients())]
+        value, grad, hess = ours(u)
+        v_ref, g_ref, h_ref = reference(u)
+        assert value == pytest.approx(float(v_ref), rel=1e-11), base
+        scale_g = np.max(np.abs(g_ref))
+        np.testing.assert_allclose(grad, g_ref, rtol=1e-9, atol=1e-11 * scale_g)
+        scale_h = np.max(np.abs(h_ref))
+        np.testing.assert_allclose(hess, h_ref, rtol=1e-8, atol=1e-10 * scale_h)
+        value_only, grad_only, none = ours(u, hessian=False)
+        assert none is None and value_only == value and np.array_equal(grad_only, grad)
+
+
+def test_trigamma_of_the_kernels_against_scipy():
+    from clvmodels.inference._numba_kernels import trigamma
+
+    x = np.exp(np.linspace(np.log(1e-4), np.log(1e7), 400))
+    ours = np.array([trigamma(v) for v in x])
+    np.testing.assert_allclose(ours, special.polygamma(1, x), rtol=1e-10)
+
+
+def test_linked_sums_do_not_depend_on_threads_or_chunks(cdnow_cov, monkeypatch):
+    from clvmodels.models.covariates import LinkedLoglik
+
+    spec = CovariateSpec.from_settings(BetaGeo, ["z", "channel"], ["channel"]).learn(cdnow_cov, BetaGeo)
+    s = cdnow_cov[["frequency", "recency", "T"]].to_numpy(dtype=float).T
+    patterns, designs, weights, _ = pattern_designs(spec, cdnow_cov, *s)
+    monkeypatch.setattr(LinkedLoglik, "CHUNK", 256)  # 10 chunks of CDNOW's 2,357 customers
+    u = np.r_[np.log([0.5, 8.0, 0.8, 3.0]), np.linspace(-0.3, 0.3, spec.n_coefficients())]
+    one = LinkedLoglik(BetaGeo, spec, patterns, designs, weights, n_jobs=1)(u)
+    two = LinkedLoglik(BetaGeo, spec, patterns, designs, weights, n_jobs=2)(u)
+    assert one[0] == two[0] and np.array_equal(one[1], two[1]) and np.array_equal(one[2], two[2])
+
+
+def test_newton_fit_equals_the_quasi_newton_one(cdnow_cov, monkeypatch):
+    """The BG/NBD with covariates is fitted by Newton's method with the exact Hessian; the
+    L-BFGS-B path (the Pareto/NBD's, and the fallback) reaches the same maximum, and its
+    finite-difference Hessian gives the same standard errors."""
+    settings = dict(covariates=["z", "channel"], categorical=["channel"])
+    newton = BetaGeo(**settings).fit(cdnow_cov)
+    assert newton.optimizer_["method"] == "Newton (exact Hessian)" and newton.converged_
+    assert newton.optimizer_["max_abs_gradient"] < 1e-9
+    monkeypatch.delattr("clvmodels.models.beta_geo.loglik_linked")
+    quasi = BetaGeo(**settings).fit(cdnow_cov)
+    assert quasi.optimizer_["method"] == "L-BFGS-B" and quasi.converged_
+    assert newton.loglik_ >= quasi.loglik_ - 1e-9
+    assert newton.loglik_ == pytest.approx(quasi.loglik_, abs=1e-8)
+    se = newton.summary()["std_error"]
+    np.testing.assert_allclose(newton.params_.to_numpy(), quasi.params_.to_numpy(), rtol=0, atol=1e-4 * float(se.min()))
+    np.testing.assert_allclose(se.to_numpy(), quasi.summary()["std_error"].to_numpy(), rtol=1e-5)
+    # the plain model's maximum on the same customers, for the likelihood-ratio test
+    assert newton.restricted_loglik_ == pytest.approx(BetaGeo().fit(cdnow_cov).loglik_, abs=1e-8)
+
+
+def test_newton_with_many_patterns_and_continuous_covariates(monkeypatch):
+    """Above WARM_START_ABOVE patterns Newton starts from a subset's fit; a continuous covariate
+    makes the rows the patterns (no search for duplicates): same maximum as with the search."""
+    from clvmodels.models import beta_geo, covariates
+
+    monkeypatch.setattr(covariates, "WARM_START_ABOVE", 2_000)
+    rng = np.random.default_rng(12)
+    n = 8_000
+    cov = _covariates(n, rng)
+    params = {"r": 0.8, "alpha": 5.0 * np.exp(-0.3 * cov["z"].to_numpy()), "a": 0.8, "b": 2.5}
+    sim = beta_geo.simulate(params, rng.choice([40.0, 60.0, 80.0], n), random_seed=13).join(cov)
+    sim["recency"] = np.floor(sim["recency"])  # duplicates of (x, t_x, T)
+    model = BetaGeo(covariates={"purchase": ["z", "channel"]}, categorical=["channel"]).fit(sim)
+    assert model.converged_ and model.n_patterns_ == n and model.optimizer_["newton_steps"] <= 4
+    spec = model.covariates_
+    s = sim[["frequency", "recency", "T"]].to_numpy(dtype=float).T
+    patterns, designs, weights, inverse = pattern_designs(spec, sim, *s)
+    assert len(weights) == n and np.array_equal(inverse, np.arange(n))
+    # the same fit through the search for duplicates (z rounded: fewer patterns)
+    coarse = sim.assign(z=sim["z"].round(1))
+    compressed = BetaGeo(covariates={"purchase": ["z", "channel"]}, categorical=["channel"]).fit(coarse)
+    rowwise = BetaGeo(covariates={"purchase": ["z", "channel"]}, categorical=["channel"])
+    monkeypatch.setattr(covariates, "CONTINUOUS_SHARE", 0.0)  # any numeric covariate counts as continuous
+    rowwise.fit(coarse)
+    assert compressed.n_patterns_ < n and rowwise.n_patterns_ == n
+    np.testing.assert_allclose(rowwise.params_.to_numpy(), compressed.params_.to_numpy(), rtol=1e-8)
+    assert rowwise.loglik_ == pytest.approx(compressed.loglik_, rel=1e-12)
+
+
+def test_newton_gives_way_to_the_boundary_handling(cdnow_cov):
+    """A covariate that separates the customers who never returned sends the coefficient and
+    alpha0 along a ridge to infinity (the log-likelihood rises from -9582 to -8119 and is flat
+    along it): Newton's method reports no maximum there, and the L-BFGS-B path warns in plain
+    words, as it did before."""
+    from clvmodels.exceptions import ConvergenceWarning
+
+    data = cdnow_cov.assign(never=(cdnow_cov["frequency"] == 0).astype(float))
+    with pytest.warns(ConvergenceWarning, match="Check for covariates that separate customers"):
+        model = BetaGeo(covariates={"purchase": ["never"]}).fit(data)
+    assert model.optimizer_["method"] == "L-BFGS-B" and not model.converged_

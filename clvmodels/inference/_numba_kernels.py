@@ -10,7 +10,7 @@ import math
 import numba
 import numpy as np
 
-__all__ = ["beta_geo", "beta_geo_frequency", "beta_geo_split", "beta_geo_split_d", "digamma", "gamma_gamma", "log_prior"]
+__all__ = ["beta_geo", "beta_geo_frequency", "beta_geo_linked", "beta_geo_split", "beta_geo_split_d", "digamma", "gamma_gamma", "log_prior"]
 
 jit = numba.njit(nogil=True, cache=True, error_model="numpy")
 # the two stages of the split kernel may reorder their sums (SIMD); inf and nan keep IEEE
@@ -28,6 +28,18 @@ def digamma(x: float) -> float:
     f = 1.0 / (x * x)
     series = f * (1.0 / 12 - f * (1.0 / 120 - f * (1.0 / 252 - f * (1.0 / 240 - f * (1.0 / 132)))))
     return result + math.log(x) - 0.5 / x - series
+
+
+@jit
+def trigamma(x: float) -> float:
+    # recurrence up to 6, then the asymptotic series (relative error below 1e-10 for x >= 1e-4)
+    result = 0.0
+    while x < 6.0:
+        result += 1.0 / (x * x)
+        x += 1.0
+    f = 1.0 / (x * x)
+    series = 1.0 / x + 0.5 * f + (f / x) * (1.0 / 6 - f * (1.0 / 30 - f * (1.0 / 42 - f * (1.0 / 30 - f * (5.0 / 66)))))
+    return result + series
 
 
 @jit
@@ -269,3 +281,170 @@ def beta_geo_frequency(r, a, b, x, out):
             fa = dg_ab - dg_abx
             fb = dg_ab + digamma(bi + xi) - digamma(bi) - dg_abx
         out[0, i], out[1, i], out[2, i], out[3, i], out[4, i] = g, a2, fr, fa, fb
+
+
+@jit
+def _beta_geo_point(r, alpha, a, b, x, t_x, T, g, h):
+    """One customer's BG/NBD log-likelihood, with its gradient ``g`` (4) and Hessian ``h``
+    (4 x 4) with respect to ``(ln r, ln alpha, ln a, ln b)`` written in place (the terms of
+    :func:`clvmodels.models.beta_geo.loglik`; ``ln(e^A3 + e^A4)`` has the Hessian
+    ``w3 H3 + w4 H4 + w3 w4 (g4 - g3)(g4 - g3)'``)."""
+    # derivatives with respect to theta = (r, alpha, a, b) first
+    g_r = g_al = g_a = g_b = 0.0
+    h_rr = h_ral = h_alal = h_aa = h_ab = h_bb = 0.0
+    n = int(x)
+    if n == x:
+        lg = a2 = 0.0
+        for k in range(n):
+            rk, bk, abk = r + k, b + k, a + b + k
+            lg += math.log(rk)
+            a2 -= math.log1p(a / bk)
+            g_r += 1.0 / rk
+            h_rr -= 1.0 / (rk * rk)
+            g_a -= 1.0 / abk
+            g_b += 1.0 / bk - 1.0 / abk
+            h_aa += 1.0 / (abk * abk)
+            h_bb += 1.0 / (abk * abk) - 1.0 / (bk * bk)
+        h_ab = h_aa
+        value = lg + a2
+    else:
+        value = (math.lgamma(r + x) - math.lgamma(r) + math.lgamma(a + b) + math.lgamma(b + x)
+                 - math.lgamma(b) - math.lgamma(a + b + x))
+        g_r = digamma(r + x) - digamma(r)
+        h_rr = trigamma(r + x) - trigamma(r)
+        g_a = digamma(a + b) - digamma(a + b + x)
+        g_b = g_a + digamma(b + x) - digamma(b)
+        h_aa = h_ab = trigamma(a + b) - trigamma(a + b + x)
+        h_bb = h_aa + trigamma(b + x) - trigamma(b)
+    # r ln(alpha)
+    log_alpha = math.log(alpha)
+    value += r * log_alpha
+    g_r += log_alpha
+    g_al += r / alpha
+    h_ral += 1.0 / alpha
+    h_alal -= r / (alpha * alpha)
+    # A3 = -(r + x) ln(alpha + T)
+    rx = r + x
+    at = alpha + T
+    lat = math.log(at)
+    a3 = -rx * lat
+    g3_r, g3_al = -lat, -rx / at
+    if x > 0:
+        # A4 = ln a - ln(b + x - 1) - (r + x) ln(alpha + t_x), and ln(e^A3 + e^A4)
+        ar = alpha + t_x
+        lar = math.log(ar)
+        b1 = b + max(x, 1.0) - 1.0
+        d = math.log(a) - math.log(b1) - rx * lar - a3
+        e = math.exp(-abs(d))
+        q = 1.0 / (1.0 + e)
+        if d >= 0:
+            value += a3 + d + math.log1p(e)
+            w4, w3 = q, e * q
+        else:
+            value += a3 + math.log1p(e)
+            w4, w3 = e * q, q
+        g4_r, g4_al, g4_a, g4_b = -lar, -rx / ar, 1.0 / a, -1.0 / b1
+        g_r += w3 * g3_r + w4 * g4_r
+        g_al += w3 * g3_al + w4 * g4_al
+        g_a += w4 * g4_a
+        g_b += w4 * g4_b
+        h_ral -= w3 / at + w4 / ar
+        h_alal += w3 * rx / (at * at) + w4 * rx / (ar * ar)
+        h_aa -= w4 / (a * a)
+        h_bb += w4 / (b1 * b1)
+        c = w3 * w4
+        d_r, d_al = g4_r - g3_r, g4_al - g3_al  # g4 - g3 (A3 has no a, b terms)
+        h_rr += c * d_r * d_r
+        h_ral += c * d_r * d_al
+        h_alal += c * d_al * d_al
+        h_aa += c * g4_a * g4_a
+        h_ab += c * g4_a * g4_b
+        h_bb += c * g4_b * g4_b
+        h_ra, h_rb = c * d_r * g4_a, c * d_r * g4_b
+        h_ala, h_alb = c * d_al * g4_a, c * d_al * g4_b
+    else:
+        value += a3
+        g_r += g3_r
+        g_al += g3_al
+        h_ral -= 1.0 / at
+        h_alal += rx / (at * at)
+        h_ra = h_rb = h_ala = h_alb = 0.0
+    # to log-parameters: g_l = theta g, H_l = theta H theta' + diag(g_l)
+    g[0], g[1], g[2], g[3] = r * g_r, alpha * g_al, a * g_a, b * g_b
+    h[0, 0] = r * r * h_rr + g[0]
+    h[1, 1] = alpha * alpha * h_alal + g[1]
+    h[2, 2] = a * a * h_aa + g[2]
+    h[3, 3] = b * b * h_bb + g[3]
+    h[0, 1] = h[1, 0] = r * alpha * h_ral
+    h[0, 2] = h[2, 0] = r * a * h_ra
+    h[0, 3] = h[3, 0] = r * b * h_rb
+    h[1, 2] = h[2, 1] = alpha * a * h_ala
+    h[1, 3] = h[3, 1] = alpha * b * h_alb
+    h[2, 3] = h[3, 2] = a * b * h_ab
+    return value
+
+
+@jit
+def beta_geo_linked(u, targets, signs, Z, x, t_x, T, w, lo, hi, hessian, grad, hess):
+    """Weighted BG/NBD log-likelihood of the customers ``lo:hi`` whose log-parameters are
+    linear in ``u = (ln r0, ln alpha0, ln a0, ln b0, coefficients)``: coefficient ``j`` moves
+    the log-parameters ``targets[j, 0]`` and ``targets[j, 1]`` (-1: none) by ``signs[j, .] *
+    Z[i, j] * u[4 + j]``. Adds the gradient with respect to ``u`` to ``grad`` and (with
+    ``hessian``) the upper triangle of the Hessian to ``hess``, by the chain rule ``A_i' g_i``
+    and ``A_i' H_i A_i``, exact since the links are linear in the log-parameters."""
+    n_coef = targets.shape[0]
+    g = np.empty(4)
+    h = np.empty((4, 4))
+    hm = np.empty((4, n_coef))  # H_i A_i (coefficient columns)
+    # local sums, added to the outputs at the end (threads writing the outputs of neighbouring
+    # chunks row by row would share cache lines)
+    dim = 4 + n_coef
+    acc_g = np.zeros(dim)
+    acc_h = np.zeros((dim, dim)) if hessian else np.zeros((1, 1))
+    value = 0.0
+    for i in range(lo, hi):
+        wi = w[i]
+        for k in range(4):
+            g[k] = u[k]
+        for j in range(n_coef):
+            step = Z[i, j] * u[4 + j]
+            for c in range(2):
+                if targets[j, c] >= 0:
+                    g[targets[j, c]] += signs[j, c] * step
+        for k in range(4):
+            g[k] = math.exp(g[k])
+        value += wi * _beta_geo_point(g[0], g[1], g[2], g[3], x[i], t_x[i], T[i], g, h)
+        for k in range(4):
+            acc_g[k] += wi * g[k]
+        for j in range(n_coef):
+            s = 0.0
+            for c in range(2):
+                if targets[j, c] >= 0:
+                    s += signs[j, c] * g[targets[j, c]]
+            acc_g[4 + j] += wi * Z[i, j] * s
+        if not hessian:
+            continue
+        for k in range(4):
+            for l in range(k, 4):
+                acc_h[k, l] += wi * h[k, l]
+            for j in range(n_coef):
+                s = 0.0
+                for c in range(2):
+                    if targets[j, c] >= 0:
+                        s += signs[j, c] * h[k, targets[j, c]]
+                hm[k, j] = Z[i, j] * s
+                acc_h[k, 4 + j] += wi * hm[k, j]
+        for j in range(n_coef):
+            zw = wi * Z[i, j]
+            for jj in range(j, n_coef):
+                s = 0.0
+                for c in range(2):
+                    if targets[j, c] >= 0:
+                        s += signs[j, c] * hm[targets[j, c], jj]
+                acc_h[4 + j, 4 + jj] += zw * s
+    for k in range(dim):
+        grad[k] += acc_g[k]
+        if hessian:
+            for l in range(dim):
+                hess[k, l] += acc_h[k, l]
+    return value

@@ -188,6 +188,33 @@ def loglik_and_customer_grad(r: np.ndarray, alpha: np.ndarray, a: np.ndarray, b:
     return float(w @ value), grads
 
 
+def loglik_linked(u: np.ndarray, targets: np.ndarray, signs: np.ndarray, Z: np.ndarray, x: np.ndarray, t_x: np.ndarray,
+                  T: np.ndarray, w: np.ndarray, lo: int, hi: int, hessian: bool, grad: np.ndarray, hess: np.ndarray) -> float:
+    """``sum_i w_i loglik_i`` over the rows ``lo:hi`` of customers whose log-parameters are linear
+    in ``u`` (covariates), adding its gradient and Hessian with respect to ``u`` to ``grad`` and
+    ``hess`` (upper triangle): the compiled kernel behind
+    :class:`clvmodels.models.covariates.LinkedLoglik`, which documents the arguments.
+
+    The same terms as :func:`loglik`; the Hessian of ``ln(e^A3 + e^A4)`` is ``w3 H3 + w4 H4 +
+    w3 w4 (g4 - g3)(g4 - g3)'`` and the frequency terms' second derivatives are sums of
+    ``1 / (y + k)^2`` for whole x (trigamma differences otherwise). Tested equal to PyTensor's
+    Hessian of :func:`loglik`.
+
+    Examples
+    --------
+    >>> x, t_x, T = np.array([2.0, 0.0]), np.array([30.43, 0.0]), np.array([38.86, 38.86])
+    >>> u = np.log([0.243, 4.414, 0.793, 2.426])
+    >>> grad, hess = np.zeros(4), np.zeros((4, 4))
+    >>> value = loglik_linked(u, np.zeros((0, 2), np.int64), np.zeros((0, 2)), np.zeros((2, 0)), x, t_x, T,
+    ...                       np.ones(2), 0, 2, True, grad, hess)
+    >>> round(value, 4), round(float(loglik({"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}, x, t_x, T).sum()), 4)
+    (-10.0133, -10.0133)
+    """
+    from ..inference import _numba_kernels
+
+    return _numba_kernels.beta_geo_linked(u, targets, signs, Z, x, t_x, T, w, lo, hi, hessian, grad, hess)
+
+
 def _frequency_grad(r: Any, a: Any, b: Any, x: Any) -> tuple[Any, Any, Any]:
     """Derivatives of :func:`_frequency_terms` with respect to r, a and b."""
     dg_ab, dg_abx = special.digamma(a + b), special.digamma(a + b + x)

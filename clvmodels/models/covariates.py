@@ -200,6 +200,10 @@ class CovariateSpec:
         ...
         ValueError: covariate column 'region' is not numeric (values such as 'N'); declare it categorical=['region'] (dummy-coded against a reference level) or convert it to numbers.
         """
+        return self.learn_designs(data, model_type)[0]
+
+    def learn_designs(self, data: pd.DataFrame, model_type: type | None = None) -> tuple[CovariateSpec, dict[str, np.ndarray]]:
+        """:meth:`learn`, and the designs of ``data`` (:meth:`designs`), computed once for the checks."""
         if not isinstance(data, pd.DataFrame):
             raise TypeError("a model with covariates needs a DataFrame holding the covariate columns.")
         numeric: dict[str, tuple[float, float]] = {}
@@ -246,29 +250,29 @@ class CovariateSpec:
                     )
                 numeric[column] = (float(arr.mean()), sd)
         spec = CovariateSpec(dict(self.processes), categorical, numeric, levels)
-        spec._check_collinear(data, getattr(model_type, "covariate_links", {}) if model_type is not None else None)
-        return spec
+        designs = spec.designs(data)
+        spec._check_collinear(designs, len(data), getattr(model_type, "covariate_links", {}) if model_type is not None else None)
+        return spec, designs
 
-    def _check_collinear(self, data: pd.DataFrame, links: Mapping[str, Any] | None) -> None:
+    def _check_collinear(self, designs: Mapping[str, np.ndarray], n_rows: int, links: Mapping[str, Any] | None) -> None:
         """The coefficients are identified: no coefficient's effect on the customers' parameters
         (through every parameter its process moves, beside the base parameters' own intercepts)
         is a linear combination of the others'."""
         if not links:
             links = {p: ((p, 1.0),) for p in self.processes}
-        designs = self.designs(data)
         names = self.coefficient_names()
         offsets, start = {}, 0
         for process in self.processes:
             offsets[process] = start
             start += designs[process].shape[1]
         targets = sorted({t for p in self.processes for t, _ in links[p] if self.processes[p]})
-        n_int, n = len(targets), max(len(data), 1)
+        n_int, n = len(targets), max(n_rows, 1)
         gram = np.zeros((n_int + start, n_int + start))
         for i, target in enumerate(targets):
             # the target's own intercept and the designs of the processes that move it
             moving = [p for p, columns in self.processes.items() if columns and any(t == target for t, _ in links[p])]
             index = np.r_[i, np.concatenate([n_int + offsets[p] + np.arange(designs[p].shape[1]) for p in moving])]
-            block = np.column_stack([np.ones(len(data)), *(designs[p] for p in moving)])
+            block = np.column_stack([np.ones(n_rows), *(designs[p] for p in moving)])
             gram[np.ix_(index, index)] += block.T @ block / n
         kept = list(range(n_int))
         for j in range(n_int, n_int + start):
@@ -474,15 +478,32 @@ def link_gradient(
 # -- fitting --------------------------------------------------------------------------------------
 
 
+#: a numeric covariate with more distinct values than this share of the customers is continuous
+CONTINUOUS_SHARE = 0.5
+
+
 def pattern_designs(spec: CovariateSpec, data: pd.DataFrame, frequency: np.ndarray, recency: np.ndarray, T: np.ndarray,
-                    row_weights: np.ndarray | None = None) -> tuple[tuple[np.ndarray, ...], dict[str, np.ndarray], np.ndarray, np.ndarray]:
+                    row_weights: np.ndarray | None = None, designs: Mapping[str, np.ndarray] | None = None,
+                    ) -> tuple[tuple[np.ndarray, ...], dict[str, np.ndarray], np.ndarray, np.ndarray]:
     """The distinct ``(frequency, recency, T, covariate row)`` patterns of ``data``:
     ``(patterns, designs, weights, inverse)``, ``designs`` being each process's design per
     pattern; with ``row_weights`` (``sample_weight``) the patterns are weighted by them, those of
-    weight 0 dropped (their rows' ``inverse`` is -1)."""
+    weight 0 dropped (their rows' ``inverse`` is -1).
+
+    A numeric covariate with more distinct values than :data:`CONTINUOUS_SHARE` of the
+    customers (a continuous one) makes nearly every customer a pattern of its own: the rows are
+    then the patterns, without the search for duplicates, which would cost more than it saves."""
     from ..data import compress_patterns
 
-    designs = spec.designs(data)
+    designs = spec.designs(data) if designs is None else designs
+    n = len(frequency)
+    continuous = any(len(pd.unique(data[c].to_numpy())) > CONTINUOUS_SHARE * n for c in spec.numeric)
+    if continuous:
+        weights = np.ones(n) if row_weights is None else np.asarray(row_weights, dtype=np.float64)
+        keep = weights > 0
+        inverse = np.where(keep, np.cumsum(keep) - 1, -1)
+        patterns = tuple(np.asarray(v, dtype=np.float64)[keep] for v in (frequency, recency, T))
+        return patterns, {p: np.ascontiguousarray(d[keep]) for p, d in designs.items()}, weights[keep], inverse
     stacked = np.hstack([designs[p] for p in spec.processes])
     uniques, weights, inverse = compress_patterns(frequency, recency, T, *stacked.T)
     first = np.empty(len(weights), dtype=np.int64)
@@ -498,6 +519,90 @@ def pattern_designs(spec: CovariateSpec, data: pd.DataFrame, frequency: np.ndarr
     patterns = tuple(np.asarray(u, dtype=np.float64)[keep] for u in uniques[:3])
     pattern_design = {p: np.ascontiguousarray(designs[p][first]) for p in spec.processes}
     return patterns, pattern_design, np.asarray(weights, dtype=np.float64), inverse
+
+
+class LinkedLoglik:
+    """The total log-likelihood of a model with covariates over weighted patterns, with its
+    gradient and exact Hessian in ``u = (log base parameters, coefficients)``, for Newton's
+    method (:func:`clvmodels.inference.mle.maximize_newton`).
+
+    The links are linear in the log-parameters: ``ln theta_i = u_base + A_i gamma``, so the
+    gradient is ``sum_i A_i' g_i`` and the Hessian ``sum_i A_i' H_i A_i`` exactly, ``g_i, H_i``
+    being the derivatives of customer i's log-likelihood in its own log-parameters. The
+    model module computes them by ``loglik_linked(u, targets, signs, Z, x, t_x, T, w, lo, hi,
+    hessian, grad, hess)`` (BG/NBD: a compiled kernel): coefficient ``j`` (column ``j`` of
+    ``Z``, the designs side by side in the order of the coefficients' names) moves the
+    log-parameters ``targets[j, 0:2]`` (-1: none) with the signs ``signs[j, 0:2]``. The rows
+    are cut into chunks of :attr:`CHUNK` that run on ``n_jobs`` threads; the chunks' sums are
+    added in order, so the result does not depend on the number of threads.
+
+    Examples
+    --------
+    >>> from clvmodels.models.beta_geo import BetaGeo, loglik
+    >>> spec = CovariateSpec({"purchase": ("z",), "dropout": (), "dropout_a": (), "dropout_b": ()}, {}, {"z": (0.0, 1.0)}, {})
+    >>> patterns = (np.array([2.0, 0.0]), np.array([30.43, 0.0]), np.array([38.86, 38.86]))
+    >>> designs = {"purchase": np.array([[1.0], [-1.0]]), "dropout": np.zeros((2, 0)),
+    ...            "dropout_a": np.zeros((2, 0)), "dropout_b": np.zeros((2, 0))}
+    >>> value, grad, hess = LinkedLoglik(BetaGeo, spec, patterns, designs, np.ones(2))(np.r_[np.log([0.243, 4.414, 0.793, 2.426]), 0.0])
+    >>> round(value, 4), grad.shape, hess.shape, bool(np.allclose(hess, hess.T))
+    (-10.0133, (5,), (5, 5), True)
+    """
+
+    CHUNK = 1 << 15
+
+    def __init__(self, model_type: type, spec: CovariateSpec, patterns: tuple[np.ndarray, ...], designs: Mapping[str, np.ndarray],
+                 weights: np.ndarray, n_jobs: int | None = None) -> None:
+        import os
+
+        self.kernel = model_type.formulas.loglik_linked
+        names = list(model_type.param_names)
+        blocks, targets, signs = [], [], []
+        for process, columns in spec.processes.items():
+            if not columns:
+                continue
+            links = model_type.covariate_links[process]
+            z = np.asarray(designs[process], dtype=np.float64)
+            blocks.append(z)
+            for _ in range(z.shape[1]):
+                targets.append([names.index(t) for t, _ in links] + [-1] * (2 - len(links)))
+                signs.append([float(sign) for _, sign in links] + [0.0] * (2 - len(links)))
+        self.n = len(weights)
+        self.Z = np.ascontiguousarray(np.hstack(blocks) if blocks else np.zeros((self.n, 0)))
+        self.targets = np.asarray(targets, dtype=np.int64).reshape(-1, 2)
+        self.signs = np.asarray(signs, dtype=np.float64).reshape(-1, 2)
+        self.columns = tuple(np.ascontiguousarray(p, dtype=np.float64) for p in patterns)
+        self.w = np.ascontiguousarray(weights, dtype=np.float64)
+        self.dim = len(names) + self.Z.shape[1]
+        self.starts = list(range(0, self.n, self.CHUNK)) or [0]
+        usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        self.n_jobs = max(1, min(n_jobs or usable, len(self.starts)))
+
+    def __call__(self, u: np.ndarray, hessian: bool = True) -> tuple[float, np.ndarray, np.ndarray | None]:
+        u = np.ascontiguousarray(u, dtype=np.float64)
+        n_chunks = len(self.starts)
+        values = np.zeros(n_chunks)
+        grads = np.zeros((n_chunks, self.dim))
+        hessians = np.zeros((n_chunks, self.dim, self.dim)) if hessian else np.zeros((n_chunks, 1, 1))
+
+        def run(c: int) -> None:
+            lo = self.starts[c]
+            hi = min(lo + self.CHUNK, self.n)
+            values[c] = self.kernel(u, self.targets, self.signs, self.Z, *self.columns, self.w, lo, hi, hessian, grads[c], hessians[c])
+
+        if self.n_jobs == 1:
+            for c in range(n_chunks):
+                run(c)
+        else:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(max_workers=self.n_jobs) as pool:
+                list(pool.map(run, range(n_chunks)))
+        # in chunk order, whatever the threads
+        value, grad = float(np.sum(values)), np.sum(grads, axis=0)
+        if not hessian:
+            return value, grad, None
+        upper = np.sum(hessians, axis=0)
+        return value, grad, np.triu(upper) + np.triu(upper, 1).T
 
 
 #: above this many patterns, a fit starts from the fit of this many of them
@@ -520,10 +625,10 @@ def fit_with_covariates(model: Any, spec: CovariateSpec, data: pd.DataFrame, met
     from ..data import validate_summary
     from .base import _weights_of
 
-    spec = spec.learn(data, type(model))
+    spec, all_designs = spec.learn_designs(data, type(model))
     s = validate_summary(data)
     row_weights = _weights_of(data, sample_weight)
-    patterns, designs, weights, inverse = pattern_designs(spec, data, s.frequency, s.recency, s.T, row_weights)
+    patterns, designs, weights, inverse = pattern_designs(spec, data, s.frequency, s.recency, s.T, row_weights, all_designs)
     if method != "mle":
         from ..inference import bayes
 
@@ -548,13 +653,14 @@ def maximize_with_covariates(model_type: type, spec: CovariateSpec, patterns: tu
     from ..data import compress_patterns
     from ..exceptions import ConvergenceWarning
     from ..inference.autodiff import covariate_objective
-    from ..inference.mle import maximize_loglik, single_threaded_blas
+    from ..inference.mle import maximize_loglik, maximize_newton, single_threaded_blas
     from ..inference.result import FitResult
     from .base import _maximize
 
     k = len(model_type.param_names)
     n_coef = spec.n_coefficients()
     n_obs = float(weights.sum())
+    newton = objective is None and starts is None and hasattr(model_type.formulas, "loglik_linked")
     warm = objective is None and starts is None and len(weights) > WARM_START_ABOVE
     if warm:
         # many patterns: the start is the fit of a fixed random subset of them (its weights
@@ -565,12 +671,15 @@ def maximize_with_covariates(model_type: type, spec: CovariateSpec, patterns: tu
         start_weights = weights[pick] * (n_obs / float(weights[pick].sum()))
     else:
         start_patterns, start_designs, start_weights = patterns, designs, weights
-    # the plain model: the start, and (on the full data) the restricted fit of the LR test
-    plain_patterns, _, plain_inverse = compress_patterns(*start_patterns)
-    plain_weights = np.bincount(plain_inverse, weights=start_weights)
+    # the plain model: the start, and (on the full data) the restricted fit of the LR test;
+    # with Newton's method the plain fit on the full data costs less than the steps it saves
+    plain_on = patterns if newton else start_patterns
+    plain_patterns, _, plain_inverse = compress_patterns(*plain_on)
+    plain_weights = np.bincount(plain_inverse, weights=weights if newton else start_weights)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         plain = _maximize(model_type, 0.0, tuple(np.asarray(p, dtype=np.float64) for p in plain_patterns), plain_weights)
+    restricted = float(plain.loglik) if (newton or not warm) else float("nan")
 
     def penalised(loglik_u: Any) -> Any:
         def loglik_and_grad(theta: np.ndarray) -> tuple[float, np.ndarray]:
@@ -590,20 +699,39 @@ def maximize_with_covariates(model_type: type, spec: CovariateSpec, patterns: tu
     if not np.all(np.isfinite(base_start)) or not np.all(base_start > 0):
         base_start = np.asarray(model_type._starts(0.1)[0] if hasattr(model_type, "_starts") else np.ones(k))
     tries = [tuple(np.exp(np.r_[np.log(base_start), np.zeros(n_coef)]))] if starts is None else starts
+    found = None
     with single_threaded_blas():
-        if warm:
-            first = maximize_loglik(penalised(covariate_objective(model_type, spec, start_patterns, start_designs, start_weights)),
-                                    tries, n_obs=n_obs, polish=False)
-            if np.all(np.isfinite(first.params)):
-                tries = [tuple(first.params), *tries]
-        loglik_u = objective if objective is not None else covariate_objective(model_type, spec, patterns, designs, weights)
-        found = maximize_loglik(penalised(loglik_u), tries, n_obs=n_obs)
-    u = np.log(found.params)
-    params = np.r_[np.exp(u[:k]), u[k:]]
-    jac = np.r_[np.exp(u[:k]), np.ones(n_coef)]
+        if newton:
+            # Newton's method with the exact Hessian (LinkedLoglik): from the plain fit with
+            # every coefficient at 0 on the subset, then a few steps on all the patterns
+            u = np.r_[np.log(base_start), np.zeros(n_coef)]
+            if warm:
+                first = maximize_newton(LinkedLoglik(model_type, spec, start_patterns, start_designs, start_weights), u,
+                                        n_obs=n_obs, penalty=penalty, n_penalised=k, gtol=1e-7)
+                if first is not None:
+                    u = np.log(first.params)
+            found = maximize_newton(LinkedLoglik(model_type, spec, patterns, designs, weights), u,
+                                    n_obs=n_obs, penalty=penalty, n_penalised=k)
+            if found is not None:
+                # the coordinates u are the coefficients themselves here, not their logs
+                found.params = np.r_[found.params[:k], np.log(found.params[k:])]
+            else:
+                tries = [tuple(np.exp(u)), *tries]
+        if found is None:
+            if warm:
+                first = maximize_loglik(penalised(covariate_objective(model_type, spec, start_patterns, start_designs, start_weights)),
+                                        tries, n_obs=n_obs, polish=False)
+                if np.all(np.isfinite(first.params)):
+                    tries = [tuple(first.params), *tries]
+            loglik_u = objective if objective is not None else covariate_objective(model_type, spec, patterns, designs, weights)
+            found = maximize_loglik(penalised(loglik_u), tries, n_obs=n_obs)
+            found.params = np.r_[found.params[:k], np.log(found.params[k:])]
+    params = np.asarray(found.params, dtype=np.float64)
+    jac = np.r_[params[:k], np.ones(n_coef)]
     cov_log = found.covariance_log
     covariance = jac[:, None] * cov_log * jac[None, :]
-    loglik = float(loglik_u(u)[0]) if objective is None else float(covariate_objective(model_type, spec, patterns, designs, weights)(u)[0])
+    u = np.r_[np.log(params[:k]), params[k:]]
+    loglik = float(found.loglik) if objective is None else float(covariate_objective(model_type, spec, patterns, designs, weights)(u)[0])
     result = FitResult(
         method="mle",
         params=params,
@@ -625,4 +753,4 @@ def maximize_with_covariates(model_type: type, spec: CovariateSpec, patterns: tu
             ConvergenceWarning,
             stacklevel=4,
         )
-    return result, (float(plain.loglik) if not warm else float("nan"))
+    return result, restricted
