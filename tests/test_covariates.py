@@ -630,7 +630,22 @@ def test_newton_fit_equals_the_quasi_newton_one(cdnow_cov, monkeypatch):
     np.testing.assert_allclose(newton.params_.to_numpy(), quasi.params_.to_numpy(), rtol=0, atol=1e-4 * float(se.min()))
     np.testing.assert_allclose(se.to_numpy(), quasi.summary()["std_error"].to_numpy(), rtol=1e-5)
     # the plain model's maximum on the same customers, for the likelihood-ratio test
+    monkeypatch.undo()
     assert newton.restricted_loglik_ == pytest.approx(BetaGeo().fit(cdnow_cov).loglik_, abs=1e-8)
+    # with a penalty and weights: the same penalised maximum, the same (unpenalised) log-likelihood
+    weighted = cdnow_cov.assign(w=np.random.default_rng(2).integers(1, 4, len(cdnow_cov)).astype(float))
+    fits = [BetaGeo(penalty=0.01, **settings).fit(weighted, sample_weight="w")]
+    monkeypatch.delattr("clvmodels.models.beta_geo.loglik_linked")
+    fits.append(BetaGeo(penalty=0.01, **settings).fit(weighted, sample_weight="w"))
+    assert [f.optimizer_["method"] for f in fits] == ["Newton (exact Hessian)", "L-BFGS-B"]
+    np.testing.assert_allclose(fits[0].params_.to_numpy(), fits[1].params_.to_numpy(), rtol=1e-6)
+    # the reported log-likelihood is the unpenalised one at the estimate
+    spec = fits[0].covariates_
+    s = weighted[["frequency", "recency", "T"]].to_numpy(dtype=float).T
+    patterns, designs, weights, _ = pattern_designs(spec, weighted, *s, row_weights=weighted["w"].to_numpy())
+    estimate = fits[0].params_.to_numpy()
+    unpenalised = covariate_objective(BetaGeo, spec, patterns, designs, weights)(np.r_[np.log(estimate[:4]), estimate[4:]])[0]
+    assert fits[0].loglik_ == pytest.approx(unpenalised, abs=1e-7) and fits[1].loglik_ == pytest.approx(unpenalised, abs=1e-7)
 
 
 def test_newton_with_many_patterns_and_continuous_covariates(monkeypatch):

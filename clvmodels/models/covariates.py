@@ -731,7 +731,10 @@ def maximize_with_covariates(model_type: type, spec: CovariateSpec, patterns: tu
     cov_log = found.covariance_log
     covariance = jac[:, None] * cov_log * jac[None, :]
     u = np.r_[np.log(params[:k]), params[k:]]
-    loglik = float(found.loglik) if objective is None else float(covariate_objective(model_type, spec, patterns, designs, weights)(u)[0])
+    if found.diagnostics.get("method", "").startswith("Newton"):
+        loglik = float(found.loglik)  # unpenalised
+    else:  # the optimiser saw the penalised (or posterior) objective: the log-likelihood itself
+        loglik = float(covariate_objective(model_type, spec, patterns, designs, weights)(u)[0])
     result = FitResult(
         method="mle",
         params=params,
