@@ -1,13 +1,20 @@
 """Segment reports from the same parameter draws: totals draw by draw, predictive intervals of
-totals with independent futures, comparisons, and clear errors."""
+totals with independent futures (simulated, or from the per-draw normal approximation in large
+segments, checked against simulating every customer), comparisons, and clear errors."""
 
 from __future__ import annotations
+
+import sys
 
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from clvmodels import BetaGeo, GammaGamma, forecast
+from clvmodels.models import beta_geo, gamma_gamma
+
+forecast_module = sys.modules["clvmodels.forecast"]  # `clvmodels.forecast` is also the function
 
 
 @pytest.fixture(scope="module")
@@ -73,6 +80,8 @@ def test_identical_customers_get_independent_futures_in_totals(models):
     width_one = float(one["purchases_pred_upper"].iloc[0] - one["purchases_pred_lower"].iloc[0])
     # one customer's 90% interval spans about 3.3 sd; 400 independent ones: sd * 20, not * 400
     assert 8 * width_one / 3.3 < chance < 40 * width_one / 3.3
+    # a segment of 400 customers with one history simulates every customer (no normal approximation)
+    assert result.settings["segment_predictive_totals"] == "every customer's future simulated (exact) in 1 of 1 segment cells"
 
 
 def test_compare_segments(segmented):
@@ -173,3 +182,117 @@ def test_join_attributes_matches_numeric_ids_as_text():
     summary = _small_summary().iloc[1:]  # ids "12", "31"
     numeric = pd.DataFrame({"region": ["north", "south"]}, index=[31, 12])
     assert join_attributes(summary, numeric)["region"].tolist() == ["south", "north"]
+
+
+# -- predictive totals of large segments: the per-draw normal approximation ---------------------------
+
+def _population(n: int, seed: int = 3) -> pd.DataFrame:
+    """BG/NBD customers with Gamma-Gamma spend, observed for T weeks: half of them whole weeks (so
+    those without repeat purchases share few histories, up to ~60 customers each), the others
+    any time (distinct histories)."""
+    rng = np.random.default_rng(seed)
+    T = np.where(rng.random(n) < 0.5, rng.integers(4, 53, size=n), rng.uniform(4.0, 52.0, size=n))
+    data = beta_geo.simulate({"r": 0.25, "alpha": 4.0, "a": 0.8, "b": 2.5}, T, random_seed=seed + 1)[["frequency", "recency", "T"]].copy()
+    data["monetary_value"] = gamma_gamma.simulate({"p": 6.0, "q": 4.0, "gamma": 15.0}, data["frequency"],
+                                                  random_seed=seed + 2)["monetary_value"].to_numpy()
+    data.index.name = "customer_id"
+    data.attrs["time_unit"] = "W"
+    return data
+
+
+@pytest.fixture(scope="module")
+def population():
+    data = _population(10_000)
+    group = np.random.default_rng(1).choice(["a", "b", "c"], len(data), p=[0.7, 0.25, 0.05])
+    return data.assign(group=group), BetaGeo().fit(data), GammaGamma().fit(data)
+
+
+def _exact_and_approximate(population, monkeypatch, n_draws, point):
+    data, bg, gg = population
+    options = dict(horizon=52, discount_rate=0.15, n_draws=n_draws, random_seed=11, segments="group", progress=False)
+    if point:  # every draw at the estimate: the totals' spread is all chance, the part approximated
+        options["tx_draws"] = pd.DataFrame([bg.params_] * n_draws).reset_index(drop=True)
+        options["spend_draws"] = pd.DataFrame([gg.params_] * n_draws).reset_index(drop=True)
+    approximate = forecast(bg, gg, data, **options)
+    monkeypatch.setattr(forecast_module, "TOTALS_APPROXIMATION_CUSTOMERS", np.inf)
+    exact = forecast(bg, gg, data, **options)
+    return approximate, exact
+
+
+@pytest.mark.parametrize("point, n_draws", [pytest.param(True, 1000, marks=pytest.mark.slow), (False, 300)])
+def test_approximated_totals_agree_with_simulating_every_customer(population, monkeypatch, point, n_draws):
+    """Segments a (~7,000 customers) and b (~2,500) use the normal approximation, c (~500) simulates
+    every customer; the 5%, 50% and 95% quantiles of the predictive totals agree with simulating
+    every customer of a and b. Tolerance: 4 standard errors of the difference of two independent
+    sample quantiles of n_draws values, sqrt(2 p (1 - p) / n_draws) / density, the density at the
+    quantile taken as normal with the exact totals' sd (their skewness is about 0.1)."""
+    approximate, exact = _exact_and_approximate(population, monkeypatch, n_draws, point)
+    assert approximate.settings["segment_predictive_totals"].startswith("normal approximation")
+    assert "in 2 of 3 segment cells (a; b)" in approximate.settings["segment_predictive_totals"]
+    assert "(exact) in 1 of 3 segment cells" in approximate.settings["segment_predictive_totals"]
+    assert exact.settings["segment_predictive_totals"] == "every customer's future simulated (exact) in 3 of 3 segment cells"
+    levels = np.array([0.05, 0.5, 0.95])
+    for name in ("purchases", "clv"):
+        ours, truth = approximate.segment_draws[f"{name}_simulated"], exact.segment_draws[f"{name}_simulated"]
+        for cell in (0, 1):  # a, b
+            sd = truth[:, cell].std()
+            error = np.sqrt(2 * levels * (1 - levels) / n_draws) / stats.norm.pdf(stats.norm.ppf(levels)) * sd
+            difference = np.quantile(ours[:, cell], levels) - np.quantile(truth[:, cell], levels)
+            assert (np.abs(difference) < 4 * error).all(), (name, cell, difference / error)
+            # the mean and the spread: 4 standard errors of the difference of two sample means, and
+            # of the ratio of two sample sds (each sqrt(1 / (2 n_draws)) relative, near-normal totals)
+            assert ours[:, cell].mean() == pytest.approx(truth[:, cell].mean(), abs=4 * sd * np.sqrt(2 / n_draws))
+            assert ours[:, cell].std() / sd == pytest.approx(1.0, abs=4 * np.sqrt(1 / n_draws))
+    # the purchases are whole numbers, and the credible totals do not change
+    assert (approximate.segment_draws["purchases_simulated"] == np.rint(approximate.segment_draws["purchases_simulated"])).all()
+    for name in ("clv", "expected_purchases", "prob_alive"):
+        np.testing.assert_array_equal(approximate.segment_draws[name], exact.segment_draws[name])
+
+
+def test_segment_totals_identical_whatever_the_chunks_and_threads(population):
+    """Every per-draw segment total (credible and predictive, approximated or simulated) has the
+    same bits with one thread and one block of 64 histories per chunk as with three threads (given
+    T_range=, which makes the per-customer expectations themselves independent of the chunks)."""
+    data, bg, gg = population
+    data = data.iloc[:3000]  # a: ~2,100 customers (approximated), b and c: simulated
+    options = dict(horizon=52, discount_rate=0.15, n_draws=40, random_seed=3, segments="group", progress=False,
+                   cost_per_purchase=2.0, T_range=(0.0, 52.0))
+    one = forecast(bg, gg, data, n_jobs=1, memory_budget=1, **options)
+    many = forecast(bg, gg, data, n_jobs=3, **options)
+    middle = forecast(bg, gg, data, n_jobs=2, memory_budget=3 * 8 * 24 * 41 * 2 * 64, **options)  # chunks of 3 blocks
+    assert "in 1 of 3 segment cells (a)" in one.settings["segment_predictive_totals"]
+    assert set(one.segment_draws) == {"prob_alive", "clv", "expected_purchases", "net_clv", "purchases_simulated",
+                                      "clv_simulated", "net_clv_simulated"}
+    for name, values in one.segment_draws.items():
+        np.testing.assert_array_equal(values, many.segment_draws[name], err_msg=name)
+        np.testing.assert_array_equal(values, middle.segment_draws[name], err_msg=name)
+    pd.testing.assert_frame_equal(one.cohort_draws, many.cohort_draws, check_exact=True)
+    pd.testing.assert_frame_equal(one.summary(by="group"), many.summary(by="group"), check_exact=True)
+    # net of costs is below the gross value in every simulated future of the approximated cell too
+    assert (one.segment_draws["net_clv_simulated"] < one.segment_draws["clv_simulated"]).all()
+
+
+def test_block_sums_do_not_depend_on_the_order():
+    blocks = np.random.default_rng(0).lognormal(size=(13, 4, 3)) * 10.0 ** np.arange(13)[:, None, None]
+    totals = []
+    for order in (range(13), range(12, -1, -1), np.random.default_rng(1).permutation(13)):
+        summed = forecast_module._BlockSum(13)
+        for block in order:
+            summed.add(int(block), blocks[block].copy())
+        totals.append(summed.total((4, 3)))
+    assert all(np.array_equal(totals[0], other) for other in totals[1:])
+    np.testing.assert_allclose(totals[0], blocks.sum(axis=0), rtol=1e-14)
+    assert forecast_module._BlockSum(0).total((2,)).tolist() == [0.0, 0.0]
+
+
+def test_infinite_horizon_totals(population):
+    data, bg, gg = population
+    result = forecast(bg, gg, data.iloc[:2000], horizon=None, discount_rate=0.15, n_draws=30, random_seed=3,
+                      segments="group", progress=False)
+    table = result.summary(by="group")
+    assert "in 1 of 3 segment cells (a)" in result.settings["segment_predictive_totals"]
+    # discounted value converges (the futures are simulated until exp(-40) and the means are exact)
+    assert np.isfinite(table[["clv_total_pred_lower", "clv_total_pred_upper"]].to_numpy()).all()
+    assert (table["clv_total_pred_lower"] < table["clv_total"]).all() and (table["clv_total"] < table["clv_total_pred_upper"]).all()
+    # as the expected purchases, the purchases over an infinite horizon are infinite
+    assert np.isinf(table["expected_purchases_total_pred_upper"]).all()
