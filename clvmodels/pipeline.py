@@ -1246,6 +1246,21 @@ def check_file_writable(path: str | os.PathLike, inputs: tuple[str | os.PathLike
     return path
 
 
+def manifest_head(config: RunConfig, command: str, started: datetime) -> dict[str, Any]:
+    """The first entries of every job's manifest: its version, the generator, the command, when
+    the job started and finished, the config (path, hash, settings) and the seed."""
+    return {
+        "manifest_version": MANIFEST_VERSION,
+        "generator": "clvmodels",
+        "status": "ok",
+        "command": command,
+        "started_at": started.isoformat(timespec="seconds"),
+        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "config": {"path": str(config.path.resolve()), "sha256": _sha256(config.path), "settings": config.to_dict()},
+        "seed": config.seed,
+    }
+
+
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -2556,14 +2571,7 @@ def run(
         converged = (all(bool(m.converged_) for m in fitted.values()) and (holdout is None or bool(holdout["model"].converged_))
                      and (selection is None or all(bool(m.converged_) for m in selection.fits.values())))
         manifest = {
-            "manifest_version": MANIFEST_VERSION,
-            "generator": "clvmodels",
-            "status": "ok",
-            "command": command,
-            "started_at": started.isoformat(timespec="seconds"),
-            "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "config": {"path": str(config.path.resolve()), "sha256": _sha256(config.path), "settings": config.to_dict()},
-            "seed": config.seed,
+            **manifest_head(config, command, started),
             "input": {
                 "path": str(tx.path),
                 "format": tx.format,

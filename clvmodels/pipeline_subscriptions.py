@@ -44,7 +44,6 @@ import pandas as pd
 from .config import RunConfig
 from .pipeline import (
     MANIFEST,
-    MANIFEST_VERSION,
     PLOTS,
     PREDICTIONS,
     InputError,
@@ -53,7 +52,6 @@ from .pipeline import (
     _check_outside,
     _model_file,
     _model_record,
-    _sha256,
     check_converged,
     check_forecast_memory,
     check_writable,
@@ -62,6 +60,7 @@ from .pipeline import (
     config_terms,
     fit_model,
     label,
+    manifest_head,
     one_line,
     package_versions,
     read_transactions,
@@ -218,14 +217,7 @@ def run_subscriptions(
             log.info(f"drew {len(plots)} plots")
         journal.timings["total"] = round(time.perf_counter() - t0, 4)
         manifest = {
-            "manifest_version": MANIFEST_VERSION,
-            "generator": "clvmodels",
-            "status": "ok",
-            "command": command,
-            "started_at": started.isoformat(timespec="seconds"),
-            "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "config": {"path": str(config.path.resolve()), "sha256": _sha256(config.path), "settings": config.to_dict()},
-            "seed": config.seed,
+            **manifest_head(config, command, started),
             "input": {
                 "kind": "subscriptions",
                 "path": str(tx.path),
