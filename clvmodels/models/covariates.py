@@ -712,10 +712,7 @@ def maximize_with_covariates(model_type: type, spec: CovariateSpec, patterns: tu
                     u = np.log(first.params)
             found = maximize_newton(LinkedLoglik(model_type, spec, patterns, designs, weights), u,
                                     n_obs=n_obs, penalty=penalty, n_penalised=k)
-            if found is not None:
-                # the coordinates u are the coefficients themselves here, not their logs
-                found.params = np.r_[found.params[:k], np.log(found.params[k:])]
-            else:
+            if found is None:
                 tries = [tuple(np.exp(u)), *tries]
         if found is None:
             if warm:
@@ -725,12 +722,12 @@ def maximize_with_covariates(model_type: type, spec: CovariateSpec, patterns: tu
                     tries = [tuple(first.params), *tries]
             loglik_u = objective if objective is not None else covariate_objective(model_type, spec, patterns, designs, weights)
             found = maximize_loglik(penalised(loglik_u), tries, n_obs=n_obs)
-            found.params = np.r_[found.params[:k], np.log(found.params[k:])]
-    params = np.asarray(found.params, dtype=np.float64)
+    # both optimisers report exp(u); the coordinates u hold the coefficients themselves
+    u = np.log(found.params)
+    params = np.r_[found.params[:k], u[k:]]
     jac = np.r_[params[:k], np.ones(n_coef)]
     cov_log = found.covariance_log
     covariance = jac[:, None] * cov_log * jac[None, :]
-    u = np.r_[np.log(params[:k]), params[k:]]
     if found.diagnostics.get("method", "").startswith("Newton"):
         loglik = float(found.loglik)  # unpenalised
     else:  # the optimiser saw the penalised (or posterior) objective: the log-likelihood itself
