@@ -253,33 +253,47 @@ def gamma_gamma(u, priors, xs, wx, log_xs, ix, m, log_m, w, grad):
 
 
 @jit
-def beta_geo_frequency(r, a, b, x, out):
-    """Per customer, the BG/NBD terms that depend on the data through x only, and their
-    derivatives (``out`` rows: lnG(r+x) - lnG(r), A2, d/dr, d/da, d/db; see
-    :func:`clvmodels.models.beta_geo._frequency_terms`), for parameters that differ by customer
-    (covariates). For whole x (purchase counts) the differences of log-gamma and digamma
-    functions are summed term by term (``lnG(r+x) - lnG(r) = sum_k ln(r+k)``,
+def _frequency_point(r, a, b, x):
+    """One customer's BG/NBD terms that depend on the data through x only, with their first and
+    second derivatives: ``lnG(r+x) - lnG(r)``, ``A2``, d/dr, d/da, d/db, d2/dr2, d2/da2 (=
+    d2/da db), d2/db2. For whole x (purchase counts) the differences of log-gamma and
+    (tri)digamma functions are summed term by term (``lnG(r+x) - lnG(r) = sum_k ln(r+k)``,
     ``A2 = -sum_k ln(1 + a / (b+k))``), at a cost in proportion to the purchases and more
     accurate than the difference of two large log-gammas (which loses six digits at b = 1e6);
     for fractional x the functions themselves."""
+    n = int(x)
+    if n == x:
+        g = a2 = fr = fa = fb = frr = faa = fbb = 0.0
+        for k in range(n):
+            rk, bk, abk = r + k, b + k, a + b + k
+            g += math.log(rk)
+            a2 -= math.log1p(a / bk)
+            fr += 1.0 / rk
+            frr -= 1.0 / (rk * rk)
+            fa -= 1.0 / abk
+            fb += 1.0 / bk - 1.0 / abk
+            faa += 1.0 / (abk * abk)
+            fbb += 1.0 / (abk * abk) - 1.0 / (bk * bk)
+        return g, a2, fr, fa, fb, frr, faa, fbb
+    g = math.lgamma(r + x) - math.lgamma(r)
+    a2 = math.lgamma(a + b) + math.lgamma(b + x) - math.lgamma(b) - math.lgamma(a + b + x)
+    fr = digamma(r + x) - digamma(r)
+    fa = digamma(a + b) - digamma(a + b + x)
+    fb = fa + digamma(b + x) - digamma(b)
+    frr = trigamma(r + x) - trigamma(r)
+    faa = trigamma(a + b) - trigamma(a + b + x)
+    fbb = faa + trigamma(b + x) - trigamma(b)
+    return g, a2, fr, fa, fb, frr, faa, fbb
+
+
+@jit
+def beta_geo_frequency(r, a, b, x, out):
+    """Per customer, the BG/NBD terms that depend on the data through x only, and their
+    derivatives (``out`` rows: lnG(r+x) - lnG(r), A2, d/dr, d/da, d/db; see
+    :func:`clvmodels.models.beta_geo._frequency_terms` and :func:`_frequency_point`), for
+    parameters that differ by customer (covariates)."""
     for i in range(x.shape[0]):
-        xi, ri, ai, bi = x[i], r[i], a[i], b[i]
-        n = int(xi)
-        if n == xi:
-            g = a2 = fr = fa = fb = 0.0
-            for k in range(n):
-                g += math.log(ri + k)
-                fr += 1.0 / (ri + k)
-                a2 -= math.log1p(ai / (bi + k))
-                fa -= 1.0 / (ai + bi + k)
-                fb += 1.0 / (bi + k) - 1.0 / (ai + bi + k)
-        else:
-            g = math.lgamma(ri + xi) - math.lgamma(ri)
-            a2 = math.lgamma(ai + bi) + math.lgamma(bi + xi) - math.lgamma(bi) - math.lgamma(ai + bi + xi)
-            fr = digamma(ri + xi) - digamma(ri)
-            dg_ab, dg_abx = digamma(ai + bi), digamma(ai + bi + xi)
-            fa = dg_ab - dg_abx
-            fb = dg_ab + digamma(bi + xi) - digamma(bi) - dg_abx
+        g, a2, fr, fa, fb, _, _, _ = _frequency_point(r[i], a[i], b[i], x[i])
         out[0, i], out[1, i], out[2, i], out[3, i], out[4, i] = g, a2, fr, fa, fb
 
 
@@ -289,33 +303,11 @@ def _beta_geo_point(r, alpha, a, b, x, t_x, T, g, h):
     (4 x 4) with respect to ``(ln r, ln alpha, ln a, ln b)`` written in place (the terms of
     :func:`clvmodels.models.beta_geo.loglik`; ``ln(e^A3 + e^A4)`` has the Hessian
     ``w3 H3 + w4 H4 + w3 w4 (g4 - g3)(g4 - g3)'``)."""
-    # derivatives with respect to theta = (r, alpha, a, b) first
-    g_r = g_al = g_a = g_b = 0.0
-    h_rr = h_ral = h_alal = h_aa = h_ab = h_bb = 0.0
-    n = int(x)
-    if n == x:
-        lg = a2 = 0.0
-        for k in range(n):
-            rk, bk, abk = r + k, b + k, a + b + k
-            lg += math.log(rk)
-            a2 -= math.log1p(a / bk)
-            g_r += 1.0 / rk
-            h_rr -= 1.0 / (rk * rk)
-            g_a -= 1.0 / abk
-            g_b += 1.0 / bk - 1.0 / abk
-            h_aa += 1.0 / (abk * abk)
-            h_bb += 1.0 / (abk * abk) - 1.0 / (bk * bk)
-        h_ab = h_aa
-        value = lg + a2
-    else:
-        value = (math.lgamma(r + x) - math.lgamma(r) + math.lgamma(a + b) + math.lgamma(b + x)
-                 - math.lgamma(b) - math.lgamma(a + b + x))
-        g_r = digamma(r + x) - digamma(r)
-        h_rr = trigamma(r + x) - trigamma(r)
-        g_a = digamma(a + b) - digamma(a + b + x)
-        g_b = g_a + digamma(b + x) - digamma(b)
-        h_aa = h_ab = trigamma(a + b) - trigamma(a + b + x)
-        h_bb = h_aa + trigamma(b + x) - trigamma(b)
+    # derivatives with respect to theta = (r, alpha, a, b) first: the terms of x alone
+    value, a2, g_r, g_a, g_b, h_rr, h_aa, h_bb = _frequency_point(r, a, b, x)
+    value += a2
+    h_ab = h_aa
+    g_al = h_ral = h_alal = 0.0
     # r ln(alpha)
     log_alpha = math.log(alpha)
     value += r * log_alpha
